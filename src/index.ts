@@ -1,0 +1,15 @@
+/**
+ * svcroute: Kubernetes Service routing as a library. This entry re-exports the core (object
+ * model, selectors, validation, allocators, registry, routing, balancers); backends live under
+ * their own subpaths (`svcroute/dns`, `svcroute/iptables`, …).
+ *
+ * @module
+ */
+
+export type { Backend, SnapshotSource } from './backends/backend';
+export * from './core/clock';
+export * from './core/errors';
+export * from './core/random';
+export * from './core/snapshot';
+export * from './core/types';
+export * from './registry/store';
