@@ -6,6 +6,11 @@ export default defineConfig([
     entry: {
       index: 'src/index.ts',
       testing: 'src/testing/index.ts',
+      dns: 'src/backends/dns/index.ts',
+      env: 'src/backends/env/index.ts',
+      iptables: 'src/backends/iptables/index.ts',
+      inprocess: 'src/backends/inprocess/index.ts',
+      etcd: 'src/stores/etcd/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,
