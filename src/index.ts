@@ -12,4 +12,5 @@ export * from './core/errors';
 export * from './core/random';
 export * from './core/snapshot';
 export * from './core/types';
+export * from './net';
 export * from './registry/store';
