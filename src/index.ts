@@ -13,4 +13,5 @@ export * from './core/random';
 export * from './core/snapshot';
 export * from './core/types';
 export * from './net';
+export * from './routing';
 export * from './registry/store';

@@ -5,3 +5,4 @@
  * @module
  */
 export { SeededRng, shuffle } from '../core/random';
+export { FAKE_CLOCK_DEFAULT_WALL_MS, FakeClock, type FakeClockOptions } from './fake-clock';
