@@ -88,9 +88,19 @@ export const fieldErrors = {
   notFound: (p: FieldPath | string, value: unknown) => fieldError('NotFound', p, value),
   forbidden: (p: FieldPath | string, detail: string) => fieldError('Forbidden', p, OMIT_VALUE, detail),
   tooLong: (p: FieldPath | string, value: unknown, max: number) =>
-    fieldError('TooLong', p, value, max >= 0 ? `may not be more than ${max} bytes` : 'value is too long'),
+    fieldError(
+      'TooLong',
+      p,
+      value,
+      max >= 0 ? `may not be more than ${max} ${max === 1 ? 'byte' : 'bytes'}` : 'value is too long',
+    ),
   tooMany: (p: FieldPath | string, actual: number, max: number) =>
-    fieldError('TooMany', p, actual, max >= 0 ? `must have at most ${max} items` : 'has too many items'),
+    fieldError(
+      'TooMany',
+      p,
+      actual >= 0 ? actual : OMIT_VALUE,
+      max >= 0 ? `must have at most ${max} ${max === 1 ? 'item' : 'items'}` : 'has too many items',
+    ),
   internal: (p: FieldPath | string, detail: string) => fieldError('Internal', p, OMIT_VALUE, detail),
   notSupported: (p: FieldPath | string, value: unknown, valid: readonly string[]) =>
     fieldError(
@@ -101,14 +111,53 @@ export const fieldErrors = {
     ),
 };
 
-/** Prints a bad value the way Go's `%v`/`%q` would for the types Kubernetes reports. */
+/** Go's `strconv.Quote` (what `%q` prints): escapes quotes, backslashes and unprintable runes. */
+function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) as number;
+    if (ch === '"' || ch === '\\') out += `\\${ch}`;
+    else if (cp === 7) out += '\\a';
+    else if (cp === 8) out += '\\b';
+    else if (cp === 12) out += '\\f';
+    else if (cp === 10) out += '\\n';
+    else if (cp === 13) out += '\\r';
+    else if (cp === 9) out += '\\t';
+    else if (cp === 11) out += '\\v';
+    else if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, '0')}`;
+    else if (ch !== ' ' && /[\p{C}\p{Z}]/u.test(ch))
+      out +=
+        cp > 0xffff ? `\\U${cp.toString(16).padStart(8, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+/**
+ * Prints a bad value the way apimachinery's `ErrorBody` does: numbers and booleans plainly,
+ * strings with Go's `%q`, `null` for nil, objects with their own `toString()` (Go's
+ * `fmt.Stringer`) through it, string slices and maps in Go's `%#v` form
+ * (`[]string{"a", "b"}`, `map[string]string{"k":"v"}`).
+ */
 export function formatFieldValue(value: unknown): string {
   if (value === null || value === undefined) return 'null';
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') return goQuote(value);
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
     return String(value);
-  if (Array.isArray(value)) return `[]string{${value.map((v) => JSON.stringify(v)).join(', ')}}`;
-  return JSON.stringify(value);
+  if (Array.isArray(value)) {
+    if (value.length > 0 && value.every((v) => typeof v === 'number')) return `[]int32{${value.join(', ')}}`;
+    return `[]string{${value.map((v) => goQuote(String(v))).join(', ')}}`;
+  }
+  if (typeof value === 'object') {
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== null && proto !== Object.prototype && typeof (value as object).toString === 'function')
+      return String(value);
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
+    return `map[string]string{${entries.map(([k, v]) => `${goQuote(k)}:${goQuote(String(v))}`).join(', ')}}`;
+  }
+  return String(value);
 }
 
 /** `spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive` */
