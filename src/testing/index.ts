@@ -6,3 +6,9 @@
  */
 export { SeededRng, shuffle } from '../core/random';
 export { FAKE_CLOCK_DEFAULT_WALL_MS, FakeClock, type FakeClockOptions } from './fake-clock';
+export type { IptablesCommand, IptablesMatch, IptablesRule, IptablesTableBlock } from './iptables-parser';
+export { IptablesParseError, parseIptablesRestore, parseRule, tokenizeRule } from './iptables-parser';
+export type { IptablesTable } from './iptables-state';
+export { IptablesState } from './iptables-state';
+export type { TraceOptions, TraceOutcome, TracePacket } from './iptables-tracer';
+export { outcomeDistribution, tracePacket } from './iptables-tracer';

@@ -1,0 +1,231 @@
+// Benchmarks the iptables backend: full render at 1,000 and 10,000 services × 10 endpoints, a
+// partial sync after one endpoint change at 10,000 services, and real `iptables-restore` apply
+// times inside a throwaway network namespace (root only). Writes bench/results/iptables.md.
+//
+// Uses the built package (`npm run build`); SVCROUTE_DIST points elsewhere if needed.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+
+const here = import.meta.dirname;
+const dist = resolve(process.env.SVCROUTE_DIST ?? join(here, '../../dist'));
+const { renderIptables, IptablesRenderer } = await import(pathToFileURL(join(dist, 'iptables.js')).href);
+
+const ENDPOINTS_PER_SERVICE = 10;
+const OPTIONS = { nodeName: 'node-a', nodeIPs: ['192.168.0.2'], clusterCIDRs: ['10.0.0.0/8'] };
+
+function endpoint(ip, port) {
+  return {
+    ip,
+    port,
+    key: `${ip}:${port}`,
+    ready: true,
+    serving: true,
+    terminating: false,
+    nodeName: 'node-b',
+  };
+}
+
+function servicePort(i, endpoints) {
+  const name = { namespace: `ns${i % 100}`, name: `svc${i}`, port: 'http', protocol: 'TCP' };
+  const info = {
+    name,
+    key: `${name.namespace}/${name.name}:http`,
+    type: i % 10 === 0 ? 'NodePort' : 'ClusterIP',
+    clusterIPs: [`172.${16 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`],
+    port: 80,
+    protocol: 'TCP',
+    targetPort: 8080,
+    nodePort: i % 10 === 0 ? 30000 + (i % 2000) : 0,
+    sessionAffinity: { type: 'None' },
+    externalIPs: [],
+    loadBalancerVIPs: [],
+    loadBalancerSourceRanges: [],
+    externalPolicyLocal: false,
+    internalPolicyLocal: false,
+    healthCheckNodePort: 0,
+  };
+  return { info, endpoints };
+}
+
+function endpointsOf(i, shift = 0) {
+  const out = [];
+  for (let e = 0; e < ENDPOINTS_PER_SERVICE; e++) {
+    const n = i * ENDPOINTS_PER_SERVICE + e + shift;
+    out.push(endpoint(`10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`, 8080));
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+function snapshotOf(count) {
+  const ports = new Map();
+  for (let i = 0; i < count; i++) {
+    const p = servicePort(i, endpointsOf(i));
+    ports.set(p.info.key, p);
+  }
+  return { revision: 1, ports, services: new Map(), endpointSlices: new Map(), namespaces: new Set() };
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function time(fn, runs) {
+  const out = [];
+  for (let i = 0; i < runs; i++) {
+    globalThis.gc?.();
+    const t0 = performance.now();
+    fn();
+    out.push(performance.now() - t0);
+  }
+  return median(out);
+}
+
+const rows = [];
+const payloads = {};
+for (const count of [1000, 10000]) {
+  const snap = snapshotOf(count);
+  const runs = count >= 10000 ? 5 : 9;
+  const cold = time(() => renderIptables(snap, OPTIONS), runs);
+  const warmRenderer = new IptablesRenderer(OPTIONS);
+  warmRenderer.render(snap);
+  const warm = time(() => warmRenderer.render(snap), runs);
+  const out = renderIptables(snap, OPTIONS);
+  payloads[count] = out.payload;
+  const lines = out.payload.split('\n').length - 1;
+  rows.push({ count, cold, warm, lines, bytes: out.payload.length });
+  console.log(
+    `${count} services: full render ${cold.toFixed(1)} ms cold, ${warm.toFixed(1)} ms warm, ${lines} lines`,
+  );
+}
+
+// Partial sync: one endpoint of one service changes, at 10,000 services.
+const big = snapshotOf(10000);
+const renderer = new IptablesRenderer(OPTIONS);
+renderer.note({ previous: undefined, current: big, changes: [], changedServices: new Set() });
+renderer.render(big);
+renderer.applied();
+const partialTimes = [];
+let partialLines = 0;
+let prev = big;
+for (let k = 0; k < 21; k++) {
+  const ports = new Map(prev.ports);
+  const target = ports.get('ns42/svc42:http');
+  const changed = { info: target.info, endpoints: endpointsOf(42, k + 1) };
+  ports.set(target.info.key, changed);
+  const next = { ...prev, revision: prev.revision + 1, ports };
+  const update = {
+    previous: prev,
+    current: next,
+    changes: [{ key: target.info.key, previous: target, current: changed }],
+    changedServices: new Set(['ns42/svc42']),
+  };
+  const t0 = performance.now();
+  renderer.note(update);
+  const out = renderer.render(next);
+  partialTimes.push(performance.now() - t0);
+  partialLines = out.payload.split('\n').length - 1;
+  if (out.full) throw new Error('expected a partial sync');
+  renderer.applied();
+  prev = next;
+}
+const partial = median(partialTimes.slice(1));
+console.log(
+  `partial sync after one endpoint change at 10,000 services: ${partial.toFixed(2)} ms, ${partialLines} lines`,
+);
+
+// Real iptables-restore inside a namespace of our own.
+let apply = 'skipped (needs root, ip and iptables-restore)';
+const canApply =
+  process.getuid?.() === 0 &&
+  spawnSync('sh', ['-c', 'command -v ip && command -v iptables-restore'], { stdio: 'ignore' }).status === 0;
+if (canApply) {
+  const ns = `svcr-bench-${randomBytes(3).toString('hex')}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    const restore = (payload) => {
+      const t0 = performance.now();
+      execFileSync('ip', ['netns', 'exec', ns, 'iptables-restore', '-w', '5', '--noflush', '--counters'], {
+        input: payload,
+        timeout: 120_000,
+        maxBuffer: 1 << 28,
+      });
+      return performance.now() - t0;
+    };
+    // Bounded: with the nf_tables backend a 10,000-service payload (434k lines) takes minutes
+    // to restore, so the apply figures use 1,000 services.
+    const a1k = restore(payloads[1000]);
+    const small = snapshotOf(1000);
+    const r2 = new IptablesRenderer(OPTIONS);
+    r2.note({ previous: undefined, current: small, changes: [], changedServices: new Set() });
+    r2.render(small);
+    r2.applied();
+    const ports = new Map(small.ports);
+    const t = ports.get('ns7/svc7:http');
+    ports.set(t.info.key, { info: t.info, endpoints: endpointsOf(7, 1) });
+    const next = { ...small, revision: 2, ports };
+    r2.note({ previous: small, current: next, changes: [], changedServices: new Set(['ns7/svc7']) });
+    const aPartial = restore(r2.render(next).payload);
+    apply = { a1k, aPartial };
+    console.log(
+      `apply: 1,000 services ${a1k.toFixed(0)} ms, partial on top of them ${aPartial.toFixed(0)} ms`,
+    );
+  } finally {
+    execFileSync('ip', ['netns', 'del', ns]);
+  }
+}
+
+const iptablesVersion = (() => {
+  try {
+    return execFileSync('iptables', ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+})();
+
+const md = `# iptables backend benchmark
+
+Node ${process.version}, ${iptablesVersion}, ${cpus().length} CPUs, load average at the end
+${loadavg()[0].toFixed(1)} (figures scale with it), ${ENDPOINTS_PER_SERVICE} endpoints per service, one TCP port
+each, every tenth service a NodePort. Medians. "Cold" renders from scratch (every chain name
+hashed); "warm" is a later full sync of the same renderer (chain names memoised).
+
+| Measure | svcroute | Target |
+| --- | --- | --- |
+${rows
+  .map(
+    (r) =>
+      `| Full render, ${r.count.toLocaleString('en-US')} services (${r.lines.toLocaleString('en-US')} lines, ${(r.bytes / 1e6).toFixed(1)} MB) | ${r.cold.toFixed(1)} ms cold / ${r.warm.toFixed(1)} ms warm | ${r.count === 10000 ? '< 200 ms' : ''} |`,
+  )
+  .join('\n')}
+| Partial sync render after one endpoint change, 10,000 services (${partialLines.toLocaleString('en-US')} lines) | ${partial.toFixed(2)} ms | < 5 ms |
+${
+  typeof apply === 'string'
+    ? `| iptables-restore apply | ${apply} | |`
+    : `| iptables-restore, 1,000 services, fresh namespace | ${apply.a1k.toFixed(0)} ms | |
+| iptables-restore, partial payload on top of 1,000 services | ${apply.aPartial.toFixed(0)} ms | |`
+}
+
+## kube-proxy's published figures, for scale
+
+| Measure | kube-proxy |
+| --- | --- |
+| One iptables-restore of a 695,992-line payload (kubernetes#96018) | 12.77 s |
+| p50 sync time at 5,000 nodes, before and after partial sync (KEP-3453) | 27 s → 5 s |
+
+Apply times are measured with 1,000 services only: with the nf_tables flavour of iptables a
+restore grows much slower than linearly (the 10,000-service payload did not finish within two
+minutes here), while kube-proxy's figure above is for the legacy backend.
+
+The partial payload still rewrites every top-level chain (KUBE-SERVICES, KUBE-NODEPORTS, the
+filter table) like kube-proxy's, so its size grows with the number of services; only the
+per-service chains of unchanged services are skipped.
+`;
+mkdirSync(join(here, '../results'), { recursive: true });
+writeFileSync(join(here, '../results/iptables.md'), md);
+console.log('wrote bench/results/iptables.md');

@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import { renderIptables } from '../../../src/backends/iptables/render';
+import { IptablesRenderer } from '../../../src/backends/iptables/renderer';
+import type { RoutingSnapshot, ServicePortEntry, SnapshotUpdate } from '../../../src/core/snapshot';
+import { IptablesState } from '../../../src/testing/iptables-state';
+import { entry, ep, port, snapshot } from './fixtures';
+import { NODE, NODE_IP, overallSnapshot, POD_CIDR } from './golden';
+
+const OPTIONS = { nodeName: NODE, nodeIPs: [NODE_IP], clusterCIDRs: [POD_CIDR] };
+
+function update(previous: RoutingSnapshot | undefined, current: RoutingSnapshot): SnapshotUpdate {
+  const keys = new Set([...(previous?.ports.keys() ?? []), ...current.ports.keys()]);
+  const changes = [];
+  const changedServices = new Set<string>();
+  for (const key of keys) {
+    const p = previous?.ports.get(key);
+    const c = current.ports.get(key);
+    if (p === c) continue;
+    changes.push({ key, ...(p ? { previous: p } : {}), ...(c ? { current: c } : {}) });
+    const info = (c ?? p)!.info;
+    changedServices.add(`${info.name.namespace}/${info.name.name}`);
+  }
+  return { previous, current, changes, changedServices };
+}
+
+function withPorts(
+  base: RoutingSnapshot,
+  edit: (ports: Map<string, ServicePortEntry>) => void,
+): RoutingSnapshot {
+  const ports = new Map(base.ports);
+  edit(ports);
+  return { ...base, revision: base.revision + 1, ports };
+}
+
+/** Kernel state after a fresh full sync of `snap`. */
+function fresh(snap: RoutingSnapshot): string {
+  const s = new IptablesState();
+  s.restore(renderIptables(snap, OPTIONS).payload, { noflush: true });
+  return s.save();
+}
+
+describe('IptablesRenderer partial sync', () => {
+  it('first sync is full, an endpoint change rewrites only that service and converges', () => {
+    const r = new IptablesRenderer(OPTIONS);
+    const kernel = new IptablesState();
+    const s1 = overallSnapshot();
+    r.note(update(undefined, s1));
+    const first = r.render(s1);
+    expect(first.full).toBe(true);
+    kernel.restore(first.payload, { noflush: true });
+    r.applied();
+
+    const s2 = withPorts(s1, (ports) => {
+      const e = ports.get('ns1/svc1:p80')!;
+      ports.set(e.info.key, entry(e.info, [...e.endpoints, ep('10.180.0.9')]));
+    });
+    r.note(update(s1, s2));
+    const second = r.render(s2);
+    expect(second.full).toBe(false);
+    // Only svc1's own chains are written; others (e.g. ns3's) are left alone.
+    expect(second.nat).toContain(':KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]');
+    expect(second.nat).not.toContain(':KUBE-SVC-X27LE4BHSL4DOUIK');
+    expect(second.nat).not.toContain('-A KUBE-SEP-OYPFS5VJICHGATKP');
+    // Top-level chains are always rewritten in full.
+    expect(second.nat).toContain('"ns3/svc3:p80 cluster IP"');
+    kernel.restore(second.payload, { noflush: true });
+    r.applied();
+    expect(kernel.save()).toBe(fresh(s2));
+  });
+
+  it('deletes the chains of removed services and endpoints with -X', () => {
+    const r = new IptablesRenderer(OPTIONS);
+    const kernel = new IptablesState();
+    const s1 = overallSnapshot();
+    r.note(update(undefined, s1));
+    kernel.restore(r.render(s1).payload, { noflush: true });
+    r.applied();
+
+    const s2 = withPorts(s1, (ports) => {
+      ports.delete('ns5/svc5:p80');
+      const e = ports.get('ns4/svc4:p80')!;
+      ports.set(e.info.key, entry(e.info, [e.endpoints[0]!]));
+    });
+    r.note(update(s1, s2));
+    const out = r.render(s2);
+    expect(out.full).toBe(false);
+    expect(out.deletedChains).toEqual([
+      'KUBE-EXT-NUKIZ6OKUXPJNT4C',
+      'KUBE-FW-NUKIZ6OKUXPJNT4C',
+      'KUBE-SEP-C6EBXVWJJZMIWKLZ',
+      'KUBE-SEP-I77PXRDZVX7PMWMN',
+      'KUBE-SVC-NUKIZ6OKUXPJNT4C',
+    ]);
+    expect(out.nat).toContain('\n-X KUBE-SVC-NUKIZ6OKUXPJNT4C\n');
+    kernel.restore(out.payload, { noflush: true });
+    r.applied();
+    expect(kernel.save()).toBe(fresh(s2));
+  });
+
+  it('a service losing all endpoints flips from nat chains to a filter REJECT', () => {
+    const r = new IptablesRenderer(OPTIONS);
+    const kernel = new IptablesState();
+    const s1 = overallSnapshot();
+    r.note(update(undefined, s1));
+    kernel.restore(r.render(s1).payload, { noflush: true });
+    r.applied();
+    const s2 = withPorts(s1, (ports) => {
+      const e = ports.get('ns1/svc1:p80')!;
+      ports.set(e.info.key, entry(e.info, []));
+    });
+    r.note(update(s1, s2));
+    const out = r.render(s2);
+    expect(out.filter).toContain('"ns1/svc1:p80 has no endpoints"');
+    kernel.restore(out.payload, { noflush: true });
+    r.applied();
+    expect(kernel.save()).toBe(fresh(s2));
+  });
+
+  it('after a failed restore the next sync is full and still deletes stale chains', () => {
+    const r = new IptablesRenderer(OPTIONS);
+    const kernel = new IptablesState();
+    const s1 = overallSnapshot();
+    r.note(update(undefined, s1));
+    kernel.restore(r.render(s1).payload, { noflush: true });
+    r.applied();
+
+    const s2 = withPorts(s1, (ports) => ports.delete('ns1/svc1:p80'));
+    r.note(update(s1, s2));
+    expect(r.render(s2).full).toBe(false);
+    r.failed();
+    const retry = r.render(s2);
+    expect(retry.full).toBe(true);
+    expect(retry.deletedChains).toContain('KUBE-SVC-XPGD46QRK7WJZT7O');
+    kernel.restore(retry.payload, { noflush: true });
+    r.applied();
+    expect(kernel.save()).toBe(fresh(s2));
+  });
+
+  it('folds several noted updates into one partial render', () => {
+    const r = new IptablesRenderer(OPTIONS);
+    const kernel = new IptablesState();
+    const s1 = snapshot([
+      entry(port('a', 'one', { clusterIPs: ['172.30.1.1'] }), [ep('10.1.0.1')]),
+      entry(port('b', 'two', { clusterIPs: ['172.30.1.2'] }), [ep('10.1.0.2')]),
+    ]);
+    r.note(update(undefined, s1));
+    kernel.restore(r.render(s1).payload, { noflush: true });
+    r.applied();
+    const s2 = withPorts(s1, (p) => p.set('a/one:p80', entry(p.get('a/one:p80')!.info, [ep('10.1.0.3')])));
+    const s3 = withPorts(s2, (p) => p.set('b/two:p80', entry(p.get('b/two:p80')!.info, [ep('10.1.0.4')])));
+    r.note(update(s1, s2));
+    r.note(update(s2, s3));
+    const out = r.render(s3);
+    expect(out.full).toBe(false);
+    kernel.restore(out.payload, { noflush: true });
+    r.applied();
+    expect(kernel.save()).toBe(fresh(s3));
+  });
+});
+
+describe('IptablesState', () => {
+  it('rejects a table that deletes a chain still referenced, leaving it unchanged', () => {
+    const s = new IptablesState();
+    s.restore('*nat\n:A - [0:0]\n:B - [0:0]\n-A A -j B\nCOMMIT\n', { noflush: true });
+    const before = s.save();
+    expect(() => s.restore('*nat\n:B - [0:0]\n-X B\nCOMMIT\n', { noflush: true })).toThrow(/missing chain B/);
+    expect(s.save()).toBe(before);
+  });
+});
