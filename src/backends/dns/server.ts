@@ -1,0 +1,450 @@
+/**
+ * The authoritative DNS server (UDP + TCP) in front of a {@link DnsResolver}. Responses are
+ * encoded once per (name, type) and kept as wire templates; answering a cached question copies
+ * the template, patches the query's ID, RD/CD bits and question bytes, appends an OPT record
+ * for EDNS0 clients, and sends. Anything unusual goes to a slow path built on dns-packet.
+ */
+import dgram from 'node:dgram';
+import net, { isIP } from 'node:net';
+import dnsPacket from 'dns-packet';
+import {
+  CLASS_IN,
+  CLASSIC_UDP_MAX_BYTES,
+  MAX_CACHED_RESPONSES,
+  MAX_EDNS_UDP_BYTES,
+  RCode,
+  RRType,
+  TCP_IDLE_TIMEOUT_MS,
+} from './constants';
+import { Forwarder, parseUpstream } from './forwarder';
+import type { DnsAnswer } from './records';
+import type { DnsResolver } from './resolver';
+import {
+  encodeError,
+  encodeResponse,
+  FLAG_CD,
+  FLAG_RD,
+  FLAG_TC,
+  OPT_RECORD_BYTES,
+  type ParsedQuery,
+  parseQuery,
+  readQuestionName,
+  sameName,
+} from './wire';
+
+/** Where and how the server listens and what it does with foreign names. */
+export interface DnsServerOptions {
+  /** `host:port` or `[v6]:port`; port 0 picks a free port (UDP and TCP share it). */
+  readonly listen: string;
+  /** Upstreams (`ip[:port]`) for names outside the zone; none = REFUSED (the default). */
+  readonly upstreams?: readonly string[];
+  /** Per-upstream timeout before failing over (default 2000 ms). */
+  readonly forwardTimeoutMs?: number;
+  /** Called with errors the server survived (socket errors); never throws into the server. */
+  readonly onError?: (err: Error) => void;
+}
+
+/** The bound address once {@link DnsServer.start} resolves. */
+export interface DnsServerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+interface CacheEntry {
+  readonly tpl: Buffer;
+  /** Offset of the end of the question name in the template. */
+  readonly nameEnd: number;
+  next: CacheEntry | undefined;
+}
+
+const SLAB_BYTES = 4 << 20;
+/** Tries at a port both UDP and TCP can have when the caller asked for any (port 0). */
+const EPHEMERAL_BIND_ATTEMPTS = 20;
+const MAX_MESSAGE_BYTES = 65535;
+
+/** Splits `host:port` / `[v6]:port`. Throws a clear error on anything else. */
+export function parseListenAddress(text: string): DnsServerAddress {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
+  const host = m?.[1];
+  const port = Number(m?.[2]);
+  if (!host || isIP(host) === 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`invalid listen address ${JSON.stringify(text)}: want IP:PORT (e.g. 127.0.0.1:5353)`);
+  }
+  return { host, port };
+}
+
+/** An authoritative UDP+TCP server for a resolver's zone. */
+export class DnsServer {
+  private readonly listenAt: DnsServerAddress;
+  private readonly forwarder: Forwarder | undefined;
+  private readonly onError: (err: Error) => void;
+  private udp: dgram.Socket | undefined;
+  private tcp: net.Server | undefined;
+  private readonly tcpSockets = new Set<net.Socket>();
+  private cache = new Map<number, CacheEntry>();
+  private cacheSize = 0;
+  private readonly slab = Buffer.allocUnsafe(SLAB_BYTES);
+  private slabPos = 0;
+  private readonly query: ParsedQuery = {
+    nameEnd: 0,
+    qtype: 0,
+    qclass: 0,
+    hash: 0,
+    edns: false,
+    ednsSize: 0,
+    ednsVersion: 0,
+    dnssecOk: false,
+  };
+  private bound: DnsServerAddress | undefined;
+
+  constructor(
+    readonly resolver: DnsResolver,
+    options: DnsServerOptions,
+  ) {
+    this.listenAt = parseListenAddress(options.listen);
+    const upstreams = (options.upstreams ?? []).map(parseUpstream);
+    this.forwarder = upstreams.length ? new Forwarder(upstreams, options.forwardTimeoutMs) : undefined;
+    this.onError = options.onError ?? (() => {});
+  }
+
+  /** Binds UDP then TCP on the same port. Resolves with the bound address. */
+  async start(): Promise<DnsServerAddress> {
+    // With port 0 the UDP port is picked first; if TCP cannot have the same one, pick again.
+    const attempts = this.listenAt.port === 0 ? EPHEMERAL_BIND_ATTEMPTS : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.bindBoth();
+      } catch (err) {
+        if (attempt >= attempts || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      }
+    }
+  }
+
+  private async bindBoth(): Promise<DnsServerAddress> {
+    const family = isIP(this.listenAt.host) === 6 ? 'udp6' : 'udp4';
+    const udp = dgram.createSocket({ type: family, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+    udp.on('message', (msg, rinfo) => this.onUdp(msg, rinfo));
+    udp.on('error', (err) => this.onError(err));
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(this.listenAt.port, this.listenAt.host, () => {
+        udp.off('error', reject);
+        resolve();
+      });
+    });
+    const port = udp.address().port;
+    const tcp = net.createServer((socket) => this.onTcp(socket));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen({ port, host: this.listenAt.host, exclusive: true }, () => {
+          tcp.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      await new Promise<void>((r) => udp.close(() => r()));
+      throw err;
+    }
+    tcp.on('error', (err) => this.onError(err));
+    this.udp = udp;
+    this.tcp = tcp;
+    this.bound = { host: this.listenAt.host, port };
+    return this.bound;
+  }
+
+  /** The bound address (after {@link start}). */
+  address(): DnsServerAddress {
+    if (!this.bound) throw new Error('DNS server not started');
+    return this.bound;
+  }
+
+  /** Forgets every precomputed response; call after the resolver's state changed. */
+  invalidate(): void {
+    this.cache = new Map();
+    this.cacheSize = 0;
+  }
+
+  /** Stops listening and closes open TCP connections. Idempotent. */
+  async close(): Promise<void> {
+    this.forwarder?.close();
+    const udp = this.udp;
+    const tcp = this.tcp;
+    this.udp = undefined;
+    this.tcp = undefined;
+    for (const s of this.tcpSockets) s.destroy();
+    this.tcpSockets.clear();
+    await Promise.all([
+      udp ? new Promise<void>((r) => udp.close(() => r())) : undefined,
+      tcp ? new Promise<void>((r) => tcp.close(() => r())) : undefined,
+    ]);
+  }
+
+  /**
+   * Computes the response to one query message as it would go out over `transport`; undefined
+   * when the message is dropped or must be forwarded. Exposed for tests and benchmarks.
+   */
+  respond(msg: Buffer, transport: 'udp' | 'tcp'): Buffer | undefined {
+    const scratch = Buffer.allocUnsafe(MAX_MESSAGE_BYTES + OPT_RECORD_BYTES);
+    const n = this.produce(msg, transport === 'udp' ? -1 : MAX_MESSAGE_BYTES, scratch, 0);
+    return n > 0 ? Buffer.from(scratch.subarray(0, n)) : undefined;
+  }
+
+  private onUdp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const udp = this.udp;
+    if (!udp) return;
+    if (this.slabPos + MAX_MESSAGE_BYTES + OPT_RECORD_BYTES > SLAB_BYTES) this.slabPos = 0;
+    const pos = this.slabPos;
+    let n: number;
+    try {
+      n = this.produce(msg, -1, this.slab, pos);
+    } catch (err) {
+      this.onError(err as Error);
+      return;
+    }
+    if (n > 0) {
+      this.slabPos = pos + n;
+      udp.send(this.slab, pos, n, rinfo.port, rinfo.address);
+    } else if (n < 0) {
+      this.forwarder?.forward(msg, (reply) => {
+        const out = reply ?? servfail(msg);
+        if (out && this.udp) this.udp.send(out, rinfo.port, rinfo.address);
+      });
+    }
+  }
+
+  private onTcp(socket: net.Socket): void {
+    this.tcpSockets.add(socket);
+    socket.setTimeout(TCP_IDLE_TIMEOUT_MS, () => socket.destroy());
+    socket.setNoDelay(true);
+    let pending: Buffer = Buffer.alloc(0);
+    const scratch = Buffer.allocUnsafe(MAX_MESSAGE_BYTES + OPT_RECORD_BYTES);
+    const write = (out: Buffer) => {
+      if (socket.destroyed) return;
+      const framed = Buffer.allocUnsafe(out.length + 2);
+      framed.writeUInt16BE(out.length, 0);
+      out.copy(framed, 2);
+      socket.write(framed);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      while (pending.length >= 2) {
+        const len = pending.readUInt16BE(0);
+        if (pending.length < len + 2) break;
+        const msg = Buffer.from(pending.subarray(2, len + 2));
+        pending = pending.subarray(len + 2);
+        let n: number;
+        try {
+          n = this.produce(msg, MAX_MESSAGE_BYTES, scratch, 0);
+        } catch (err) {
+          this.onError(err as Error);
+          socket.destroy();
+          return;
+        }
+        if (n > 0) write(Buffer.from(scratch.subarray(0, n)));
+        else if (n < 0)
+          this.forwarder?.forward(msg, (reply) => {
+            const out = reply ?? servfail(msg);
+            if (out) write(out);
+          });
+      }
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.tcpSockets.delete(socket));
+  }
+
+  /**
+   * Writes the response to `msg` into `out` at `pos`. `limit` is the size cap (-1 = UDP: 512 or
+   * the client's EDNS0 size). Returns the byte count, 0 to drop, -1 to forward.
+   */
+  private produce(msg: Buffer, limit: number, out: Buffer, pos: number): number {
+    const q = this.query;
+    if (!parseQuery(msg, q) || q.qclass !== CLASS_IN || (q.edns && q.ednsVersion !== 0)) {
+      return this.slowPath(msg, limit, out, pos);
+    }
+    let entry = this.cache.get(q.hash);
+    while (entry && !(entry.nameEnd === q.nameEnd && sameName(msg, entry.tpl, q.nameEnd))) entry = entry.next;
+    if (!entry) {
+      const labels = readQuestionName(msg, 12);
+      if (!labels) return this.slowPath(msg, limit, out, pos);
+      const name = labels.labels.join('.');
+      const answer = this.answerFor(name, q.qtype);
+      if (!answer) return -1;
+      const tpl = encodeResponse(name, q.qtype, CLASS_IN, answer);
+      entry = { tpl, nameEnd: q.nameEnd, next: undefined };
+      if (answer.cacheable) this.remember(q.hash, entry);
+    }
+    const udpLimit =
+      limit >= 0 ? limit : q.edns ? Math.max(CLASSIC_UDP_MAX_BYTES, q.ednsSize) : CLASSIC_UDP_MAX_BYTES;
+    return patch(entry.tpl, msg, q, udpLimit, out, pos);
+  }
+
+  private remember(hash: number, entry: CacheEntry): void {
+    if (this.cacheSize >= MAX_CACHED_RESPONSES) this.invalidate();
+    entry.next = this.cache.get(hash);
+    this.cache.set(hash, entry);
+    this.cacheSize++;
+  }
+
+  /** Resolves a question; undefined means "forward it". */
+  private answerFor(name: string, qtype: number): DnsAnswer | undefined {
+    if (qtype === RRType.AXFR || qtype === RRType.IXFR) {
+      return {
+        rcode: RCode.REFUSED,
+        authoritative: false,
+        answers: [],
+        authority: [],
+        additional: [],
+        scope: 'zone',
+        cacheable: true,
+      };
+    }
+    const answer = this.resolver.resolve(name, qtype);
+    if (answer.scope !== 'zone' && this.forwarder) return undefined;
+    return answer;
+  }
+
+  /** Everything the fast path declined: decoded with dns-packet, never throwing. */
+  private slowPath(msg: Buffer, limit: number, out: Buffer, pos: number): number {
+    if (msg.length < 12) return 0;
+    const id = msg.readUInt16BE(0);
+    const flags = msg.readUInt16BE(2);
+    if (flags & 0x8000) return 0; // a response: never answer those (no reflection loops)
+    const opcode = (flags >> 11) & 0xf;
+    if (opcode !== 0) return copyOut(encodeError(id, opcode, flags, RCode.NOTIMP), out, pos);
+    let decoded: dnsPacket.Packet;
+    try {
+      decoded = dnsPacket.decode(msg);
+    } catch {
+      return copyOut(encodeError(id, 0, flags, RCode.FORMERR), out, pos);
+    }
+    const questions = decoded.questions ?? [];
+    const question = questions[0];
+    if (questions.length !== 1 || !question)
+      return copyOut(encodeError(id, 0, flags, RCode.FORMERR), out, pos);
+    // Read the question from the bytes (dns-packet only vouched that the message parses).
+    const parsedName = readQuestionName(msg, 12);
+    if (!parsedName || parsedName.end + 4 > msg.length)
+      return copyOut(encodeError(id, 0, flags, RCode.FORMERR), out, pos);
+    const qtype = msg.readUInt16BE(parsedName.end);
+    const qclass = msg.readUInt16BE(parsedName.end + 2);
+    const name = parsedName.labels.join('.');
+    const opt = (decoded.additionals ?? []).find((r) => r.type === 'OPT') as
+      | { udpPayloadSize?: number; ednsVersion?: number; flags?: number }
+      | undefined;
+    let tpl: Buffer;
+    if (opt && (opt.ednsVersion ?? 0) !== 0) {
+      // BADVERS (extended rcode 16 = upper bits 1 in the OPT record).
+      tpl = encodeResponse(name, qtype, qclass, emptyAnswer(RCode.NOERROR));
+      const n = copyOut(tpl, out, pos);
+      out.writeUInt16BE(id, pos);
+      out.writeUInt16BE(out.readUInt16BE(pos + 2) | (flags & (FLAG_RD | FLAG_CD)), pos + 2);
+      out.writeUInt16BE(1, pos + 10);
+      writeOpt(out, pos + n, Math.max(CLASSIC_UDP_MAX_BYTES, opt.udpPayloadSize ?? 0), 1, false);
+      return n + OPT_RECORD_BYTES;
+    }
+    if (qclass !== CLASS_IN || !/^[\x21-\x7e]*$/.test(name)) {
+      tpl = encodeResponse(name.replace(/[^\x21-\x7e]/g, '-'), qtype, qclass, emptyAnswer(RCode.REFUSED));
+    } else {
+      const answer = this.answerFor(name, qtype);
+      if (!answer) return -1;
+      tpl = encodeResponse(name, qtype, qclass, answer);
+    }
+    const edns = opt !== undefined;
+    const size = edns ? Math.max(CLASSIC_UDP_MAX_BYTES, opt?.udpPayloadSize ?? 0) : CLASSIC_UDP_MAX_BYTES;
+    const fake: ParsedQuery = {
+      nameEnd: questionNameEnd(tpl),
+      qtype,
+      qclass,
+      hash: 0,
+      edns,
+      ednsSize: size,
+      ednsVersion: 0,
+      dnssecOk: ((opt?.flags ?? 0) & 0x8000) !== 0,
+    };
+    // The template's own lowercase question stands in for the query's bytes.
+    const header = Buffer.from(tpl.subarray(0, fake.nameEnd + 4));
+    header.writeUInt16BE(id, 0);
+    header.writeUInt16BE(flags, 2);
+    return patch(tpl, header, fake, limit >= 0 ? limit : size, out, pos);
+  }
+}
+
+/**
+ * Copies a template into `out` and patches ID, RD/CD, the question's name bytes, the OPT record
+ * and, past the size limit, truncation (header + question + OPT with TC set).
+ */
+function patch(
+  tpl: Buffer,
+  msg: Uint8Array,
+  q: ParsedQuery,
+  limit: number,
+  out: Buffer,
+  pos: number,
+): number {
+  const qEnd = q.nameEnd + 4;
+  const optBytes = q.edns ? OPT_RECORD_BYTES : 0;
+  const truncated = tpl.length + optBytes > limit;
+  const body = truncated ? qEnd : tpl.length;
+  tpl.copy(out, pos, 0, body);
+  out[pos] = msg[0]!;
+  out[pos + 1] = msg[1]!;
+  out[pos + 2] = out[pos + 2]! | (msg[2]! & (FLAG_RD >> 8)) | (truncated ? FLAG_TC >> 8 : 0);
+  out[pos + 3] = out[pos + 3]! | (msg[3]! & FLAG_CD);
+  for (let i = 12; i < q.nameEnd; i++) out[pos + i] = msg[i]!;
+  if (truncated) out.fill(0, pos + 6, pos + 12);
+  if (!q.edns) return body;
+  const ar = ((out[pos + 10]! << 8) | out[pos + 11]!) + 1;
+  out[pos + 10] = ar >> 8;
+  out[pos + 11] = ar & 0xff;
+  writeOpt(
+    out,
+    pos + body,
+    Math.min(MAX_EDNS_UDP_BYTES, Math.max(CLASSIC_UDP_MAX_BYTES, q.ednsSize)),
+    0,
+    q.dnssecOk,
+  );
+  return body + OPT_RECORD_BYTES;
+}
+
+function writeOpt(out: Buffer, at: number, udpSize: number, extRcode: number, dnssecOk: boolean): void {
+  out[at] = 0;
+  out[at + 1] = 0;
+  out[at + 2] = RRType.OPT;
+  out[at + 3] = udpSize >> 8;
+  out[at + 4] = udpSize & 0xff;
+  out[at + 5] = extRcode;
+  out[at + 6] = 0;
+  out[at + 7] = dnssecOk ? 0x80 : 0;
+  out[at + 8] = 0;
+  out[at + 9] = 0;
+  out[at + 10] = 0;
+}
+
+function copyOut(b: Buffer, out: Buffer, pos: number): number {
+  b.copy(out, pos);
+  return b.length;
+}
+
+function questionNameEnd(tpl: Buffer): number {
+  let off = 12;
+  while (off < tpl.length && tpl[off] !== 0) off += tpl[off]! + 1;
+  return off + 1;
+}
+
+function emptyAnswer(rcode: number): DnsAnswer {
+  return {
+    rcode,
+    authoritative: false,
+    answers: [],
+    authority: [],
+    additional: [],
+    scope: 'zone',
+    cacheable: false,
+  };
+}
+
+function servfail(query: Buffer): Buffer | undefined {
+  if (query.length < 12) return undefined;
+  return encodeError(query.readUInt16BE(0), 0, query.readUInt16BE(2), RCode.SERVFAIL);
+}

@@ -1,0 +1,311 @@
+/**
+ * DNS wire format for the hot path: encoding {@link DnsAnswer}s into response templates (with
+ * name compression against the question) and reading the question of a query straight from
+ * the packet bytes without a full decode.
+ */
+import { CLASS_IN, RRType } from './constants';
+import type { DnsAnswer, DnsRecord } from './records';
+
+/** Header flag bits (second 16-bit word). */
+export const FLAG_QR = 0x8000;
+export const FLAG_AA = 0x0400;
+export const FLAG_TC = 0x0200;
+export const FLAG_RD = 0x0100;
+export const FLAG_CD = 0x0010;
+
+/** Byte length of an OPT pseudo-record with no options. */
+export const OPT_RECORD_BYTES = 11;
+
+/** The question of a query as the fast path reads it. */
+export interface ParsedQuery {
+  /** Offset just past the question's name. */
+  nameEnd: number;
+  qtype: number;
+  qclass: number;
+  /** FNV-1a hash of the lowercased name bytes and the type. */
+  hash: number;
+  /** Whether the query carries an OPT record. */
+  edns: boolean;
+  /** Requester's EDNS UDP payload size (0 without EDNS). */
+  ednsSize: number;
+  ednsVersion: number;
+  /** The DO bit of the query's OPT record. */
+  dnssecOk: boolean;
+}
+
+/**
+ * Reads a standard query's single question and optional OPT record. Returns false when the
+ * packet is anything else (response, other opcode, compression in the question, extra records,
+ * trailing bytes…), which sends it to the slow path. Never throws; writes into `out`.
+ */
+export function parseQuery(msg: Uint8Array, out: ParsedQuery): boolean {
+  const len = msg.length;
+  if (len < 17) return false;
+  // QR=0, opcode 0; QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT 0 or 1.
+  if ((msg[2]! & 0xf8) !== 0) return false;
+  if (
+    msg[4] !== 0 ||
+    msg[5] !== 1 ||
+    msg[6] !== 0 ||
+    msg[7] !== 0 ||
+    msg[8] !== 0 ||
+    msg[9] !== 0 ||
+    msg[10] !== 0
+  )
+    return false;
+  const arcount = msg[11]!;
+  if (arcount > 1) return false;
+  let off = 12;
+  let hash = 0x811c9dc5;
+  for (;;) {
+    if (off >= len) return false;
+    const l = msg[off]!;
+    hash = Math.imul(hash ^ l, 0x01000193);
+    off++;
+    if (l === 0) break;
+    if (l > 63) return false;
+    if (off + l > len) return false;
+    for (let i = 0; i < l; i++) {
+      let c = msg[off + i]!;
+      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+      hash = Math.imul(hash ^ c, 0x01000193);
+    }
+    off += l;
+    if (off - 12 > 255) return false;
+  }
+  if (off + 4 > len) return false;
+  const qtype = (msg[off]! << 8) | msg[off + 1]!;
+  const qclass = (msg[off + 2]! << 8) | msg[off + 3]!;
+  hash = Math.imul(hash ^ msg[off]!, 0x01000193);
+  hash = Math.imul(hash ^ msg[off + 1]!, 0x01000193) >>> 0;
+  const qend = off + 4;
+  out.nameEnd = off;
+  out.qtype = qtype;
+  out.qclass = qclass;
+  out.hash = hash;
+  out.edns = false;
+  out.ednsSize = 0;
+  out.ednsVersion = 0;
+  out.dnssecOk = false;
+  if (arcount === 0) return qend === len;
+  // OPT: root name, type 41, class = UDP size, TTL = ext-rcode|version|flags, RDLENGTH + options.
+  if (qend + OPT_RECORD_BYTES > len) return false;
+  if (msg[qend] !== 0 || msg[qend + 1] !== 0 || msg[qend + 2] !== RRType.OPT) return false;
+  const rdlen = (msg[qend + 9]! << 8) | msg[qend + 10]!;
+  if (qend + OPT_RECORD_BYTES + rdlen !== len) return false;
+  out.edns = true;
+  out.ednsSize = (msg[qend + 3]! << 8) | msg[qend + 4]!;
+  out.ednsVersion = msg[qend + 6]!;
+  out.dnssecOk = (msg[qend + 7]! & 0x80) !== 0;
+  return true;
+}
+
+/** Case-insensitive comparison of the query's name bytes against a template's (lowercase) name. */
+export function sameName(msg: Uint8Array, tpl: Uint8Array, nameEnd: number): boolean {
+  for (let i = 12; i < nameEnd; i++) {
+    let c = msg[i]!;
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== tpl[i]) return false;
+  }
+  return tpl[nameEnd] === msg[nameEnd] && tpl[nameEnd + 1] === msg[nameEnd + 1];
+}
+
+/** Reads the labels of an uncompressed name at `off` (lowercased); undefined when malformed. */
+export function readQuestionName(
+  msg: Uint8Array,
+  off: number,
+): { labels: string[]; end: number } | undefined {
+  const labels: string[] = [];
+  let total = 0;
+  for (;;) {
+    if (off >= msg.length) return undefined;
+    const l = msg[off]!;
+    off++;
+    if (l === 0) return { labels, end: off };
+    if (l > 63) return undefined;
+    if (off + l > msg.length) return undefined;
+    total += l + 1;
+    if (total > 255) return undefined;
+    let s = '';
+    for (let i = 0; i < l; i++) {
+      let c = msg[off + i]!;
+      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+      // Bytes that cannot appear in a Kubernetes name are kept escaped so they never match one.
+      s += c === 0x2e || c < 0x21 || c > 0x7e ? `\\${c.toString().padStart(3, '0')}` : String.fromCharCode(c);
+    }
+    labels.push(s);
+    off += l;
+  }
+}
+
+/** A growable byte writer with DNS name compression. */
+class Writer {
+  buf = Buffer.alloc(512);
+  len = 0;
+  private readonly names = new Map<string, number>();
+
+  private ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = Buffer.alloc(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.len++] = v & 0xff;
+  }
+  u16(v: number): void {
+    this.ensure(2);
+    this.buf.writeUInt16BE(v & 0xffff, this.len);
+    this.len += 2;
+  }
+  u32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32BE(v >>> 0, this.len);
+    this.len += 4;
+  }
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+  /** Writes a name (dot-separated, no trailing dot; '' = root), compressing known suffixes. */
+  name(name: string, compress = true): void {
+    const labels = name === '' ? [] : name.split('.');
+    for (let i = 0; i < labels.length; i++) {
+      const suffix = labels.slice(i).join('.').toLowerCase();
+      const at = compress ? this.names.get(suffix) : undefined;
+      if (at !== undefined) {
+        this.u16(0xc000 | at);
+        return;
+      }
+      if (this.len < 0x3fff && !this.names.has(suffix)) this.names.set(suffix, this.len);
+      const bytes = labelBytes(labels[i]!);
+      this.u8(bytes.length);
+      this.bytes(bytes);
+    }
+    this.u8(0);
+  }
+}
+
+/** The bytes of one presentation-form label (`\DDD` escapes decoded). */
+function labelBytes(label: string): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < label.length; i++) {
+    const c = label.charCodeAt(i);
+    if (c === 0x5c && /^\d{3}$/.test(label.slice(i + 1, i + 4))) {
+      out.push(Number(label.slice(i + 1, i + 4)));
+      i += 3;
+    } else out.push(c & 0xff);
+  }
+  return Uint8Array.from(out.slice(0, 63));
+}
+
+function ipv4Bytes(ip: string): number[] {
+  return ip.split('.').map(Number);
+}
+
+function ipv6Bytes(ip: string): number[] {
+  const [head = '', tail] = ip.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = [
+    ...h,
+    ...new Array<string>(tail === undefined ? 0 : 8 - h.length - t.length).fill('0'),
+    ...t,
+  ];
+  const out: number[] = [];
+  for (const g of groups) {
+    if (g.includes('.')) {
+      out.push(...ipv4Bytes(g));
+      continue;
+    }
+    const v = Number.parseInt(g || '0', 16);
+    out.push(v >> 8, v & 0xff);
+  }
+  return out;
+}
+
+function writeRecord(w: Writer, r: DnsRecord, qname: string): void {
+  w.name(r.name === qname ? qname : r.name);
+  w.u16(RRType[r.type]);
+  w.u16(CLASS_IN);
+  w.u32(r.ttl);
+  const lenAt = w.len;
+  w.u16(0);
+  switch (r.type) {
+    case 'A':
+      w.bytes(Uint8Array.from(ipv4Bytes(r.address)));
+      break;
+    case 'AAAA':
+      w.bytes(Uint8Array.from(ipv6Bytes(r.address)));
+      break;
+    case 'CNAME':
+    case 'PTR':
+    case 'NS':
+      w.name(r.target);
+      break;
+    case 'SRV':
+      w.u16(r.priority);
+      w.u16(r.weight);
+      w.u16(r.port);
+      // RFC 2782: the SRV target must not be compressed.
+      w.name(r.target, false);
+      break;
+    case 'TXT':
+      for (const t of r.text) {
+        const b = Buffer.from(t, 'utf8').subarray(0, 255);
+        w.u8(b.length);
+        w.bytes(b);
+      }
+      break;
+    case 'SOA':
+      w.name(r.mname);
+      w.name(r.rname);
+      w.u32(r.serial);
+      w.u32(r.refresh);
+      w.u32(r.retry);
+      w.u32(r.expire);
+      w.u32(r.minimum);
+      break;
+  }
+  w.buf.writeUInt16BE(w.len - lenAt - 2, lenAt);
+}
+
+/**
+ * Encodes a response template: ID 0, RD/CD clear, the question in lowercase and the answer's
+ * sections. Owner names equal to the question become pointers to it, so patching the query's
+ * own name bytes into the template restores its case (0x20) everywhere.
+ */
+export function encodeResponse(qname: string, qtype: number, qclass: number, answer: DnsAnswer): Buffer {
+  const w = new Writer();
+  w.u16(0);
+  w.u16(FLAG_QR | (answer.authoritative ? FLAG_AA : 0) | (answer.rcode & 0xf));
+  w.u16(1);
+  w.u16(answer.answers.length);
+  w.u16(answer.authority.length);
+  w.u16(answer.additional.length);
+  w.name(qname);
+  w.u16(qtype);
+  w.u16(qclass);
+  for (const r of answer.answers) writeRecord(w, r, qname);
+  for (const r of answer.authority) writeRecord(w, r, qname);
+  for (const r of answer.additional) writeRecord(w, r, qname);
+  return Buffer.from(w.buf.subarray(0, w.len));
+}
+
+/** A header-only (or header + question) error response for queries the fast path rejects. */
+export function encodeError(
+  id: number,
+  opcode: number,
+  flags: number,
+  rcode: number,
+  question?: Uint8Array,
+): Buffer {
+  const out = Buffer.alloc(12 + (question?.length ?? 0));
+  out.writeUInt16BE(id, 0);
+  out.writeUInt16BE(FLAG_QR | ((opcode & 0xf) << 11) | (flags & (FLAG_RD | FLAG_CD)) | (rcode & 0xf), 2);
+  out.writeUInt16BE(question ? 1 : 0, 4);
+  if (question) out.set(question, 12);
+  return out;
+}

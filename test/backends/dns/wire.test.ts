@@ -1,0 +1,114 @@
+import dnsPacket from 'dns-packet';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DnsResolver, DnsServer } from '../../../src/backends/dns';
+import { type ParsedQuery, parseQuery } from '../../../src/backends/dns/wire';
+import { seedState } from './fixtures';
+
+const label = fc.stringMatching(/^[A-Za-z0-9_-]{1,12}$/);
+const names = fc.oneof(
+  fc.constantFrom(
+    'redis-master.default.svc.cluster.local',
+    'db.my-ns.svc.cluster.local',
+    '_pg._tcp.db.my-ns.svc.cluster.local',
+    'MY-SERVICE.my-ns.SVC.cluster.local',
+    'cluster.local',
+    'dns-version.cluster.local',
+    '11.0.0.10.in-addr.arpa',
+    'example.com',
+  ),
+  fc.array(label, { minLength: 1, maxLength: 6 }).map((ls) => [...ls, 'cluster', 'local'].join('.')),
+);
+const types = fc.constantFrom<dnsPacket.RecordType>(
+  'A',
+  'AAAA',
+  'SRV',
+  'TXT',
+  'PTR',
+  'CNAME',
+  'SOA',
+  'NS',
+  'MX',
+);
+
+describe('parseQuery', () => {
+  it('reads what dns-packet writes (property)', () => {
+    fc.assert(
+      fc.property(names, types, fc.integer({ min: 0, max: 0xffff }), fc.boolean(), (name, type, id, edns) => {
+        const msg = dnsPacket.encode({
+          type: 'query',
+          id,
+          questions: [{ name, type }],
+          ...(edns ? { additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232 } as never] } : {}),
+        });
+        const q = {} as ParsedQuery;
+        expect(parseQuery(msg, q)).toBe(true);
+        expect(q.edns).toBe(edns);
+        expect(q.ednsSize).toBe(edns ? 1232 : 0);
+        expect(q.nameEnd).toBe(12 + name.length + 2);
+        expect(q.qclass).toBe(1);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('hashes names case-insensitively', () => {
+    const a = {} as ParsedQuery;
+    const b = {} as ParsedQuery;
+    parseQuery(
+      dnsPacket.encode({ type: 'query', id: 1, questions: [{ name: 'Abc.Cluster.Local', type: 'A' }] }),
+      a,
+    );
+    parseQuery(
+      dnsPacket.encode({ type: 'query', id: 2, questions: [{ name: 'abc.cluster.local', type: 'A' }] }),
+      b,
+    );
+    expect(a.hash).toBe(b.hash);
+  });
+});
+
+describe('server responses (property)', () => {
+  it('a cached answer equals a fresh one for every name, type, case and ID', () => {
+    const resolver = new DnsResolver({ localIPs: ['127.0.0.1'], serial: () => 1 });
+    resolver.update(seedState());
+    const server = new DnsServer(resolver, { listen: '127.0.0.1:0' });
+    fc.assert(
+      fc.property(names, types, fc.integer({ min: 0, max: 0xffff }), fc.boolean(), (name, type, id, rd) => {
+        const msg = dnsPacket.encode({
+          type: 'query',
+          id,
+          flags: rd ? dnsPacket.RECURSION_DESIRED : 0,
+          questions: [{ name, type }],
+        });
+        const first = server.respond(msg, 'udp')!;
+        const again = server.respond(msg, 'udp')!;
+        expect(again.equals(first)).toBe(true);
+        const d = dnsPacket.decode(first);
+        expect(d.id).toBe(id);
+        expect(d.flag_rd).toBe(rd);
+        expect(d.questions).toEqual([{ name, type, class: 'IN' }]);
+        const expected = resolver.resolve(name, typeNumber(type));
+        expect(d.answers?.length).toBe(expected.answers.length);
+        expect(d.authorities?.length).toBe(expected.authority.length);
+        expect(rcodeOf(d)).toBe(
+          ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'][expected.rcode],
+        );
+        // Owners keep the query's spelling (the SOA's owner is the zone apex, as CoreDNS writes it).
+        for (const a of d.answers ?? []) {
+          if (a.type === 'SOA') expect(name.toLowerCase().endsWith(a.name)).toBe(true);
+          else expect(a.name).toBe(name);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+function typeNumber(t: dnsPacket.RecordType): number {
+  return { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33 }[t as 'A'] ?? 0;
+}
+
+/** dns-packet sets `rcode` on decoded packets; its typings leave it out. */
+function rcodeOf(p: dnsPacket.DecodedPacket): string {
+  return (p as unknown as { rcode: string }).rcode;
+}
