@@ -5,13 +5,16 @@
  *
  * @module
  */
-
 export type { Backend, SnapshotSource } from './backends/backend';
 export * from './core/clock';
+export * from './core/defaults';
 export * from './core/errors';
 export * from './core/random';
 export * from './core/snapshot';
 export * from './core/types';
+export * from './manifest';
 export * from './net';
+export * from './registry';
 export * from './routing';
-export * from './registry/store';
+export * from './selector';
+export * from './validation';

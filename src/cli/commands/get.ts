@@ -1,0 +1,203 @@
+/**
+ * `svcroute get services|endpointslices|pods -f FILE...`: load manifests into a registry (cluster
+ * IPs and node ports allocated, the endpoints controller run) and print the result as
+ * `kubectl get` prints it from an API server.
+ */
+
+import { type Command, Option } from 'commander';
+import type { Kind, KubeObject } from '../../core/types';
+import { Selector } from '../../selector';
+import { printTable, type TableKind } from '../printers';
+import { asList, printJSON, printYAML } from '../printers/structured';
+import {
+  addFilenameOptions,
+  addServiceRangeOptions,
+  CliError,
+  cliContext,
+  EXIT_INVALID,
+  EXIT_USAGE,
+  type FilenameFlags,
+  loadRegistry,
+  objectKey,
+  type ServiceRangeFlags,
+} from '../shared';
+
+/** Resource names `get` accepts (kubectl's plural, singular and short names) and their kinds. */
+export const GET_RESOURCE_ALIASES: Readonly<Record<string, readonly TableKind[]>> = {
+  services: ['Service'],
+  service: ['Service'],
+  svc: ['Service'],
+  endpointslices: ['EndpointSlice'],
+  endpointslice: ['EndpointSlice'],
+  'endpointslices.discovery.k8s.io': ['EndpointSlice'],
+  'endpointslice.discovery.k8s.io': ['EndpointSlice'],
+  pods: ['Pod'],
+  pod: ['Pod'],
+  po: ['Pod'],
+  // kubectl's "all" category, restricted to what svcroute serves (pods first, as kubectl lists).
+  all: ['Pod', 'Service'],
+};
+
+const RESOURCE_PLURAL: Record<TableKind, string> = {
+  Service: 'services',
+  EndpointSlice: 'endpointslices.discovery.k8s.io',
+  Pod: 'pods',
+};
+
+const RESOURCE_SINGULAR: Record<TableKind, string> = {
+  Service: 'service',
+  EndpointSlice: 'endpointslice.discovery.k8s.io',
+  Pod: 'pod',
+};
+
+/** `-o` values `get` supports. */
+export const GET_OUTPUT_FORMATS = ['wide', 'yaml', 'json', 'name'] as const;
+
+interface GetFlags extends FilenameFlags, ServiceRangeFlags {
+  readonly namespace: string;
+  readonly allNamespaces?: boolean;
+  readonly selector?: string;
+  readonly output?: (typeof GET_OUTPUT_FORMATS)[number];
+}
+
+/** Parses `svc,pods` into kinds, in order, without repeats. */
+export function parseResourceTypes(arg: string): TableKind[] {
+  const kinds: TableKind[] = [];
+  for (const raw of arg.split(',')) {
+    const name = raw.trim().toLowerCase();
+    const resolved = Object.hasOwn(GET_RESOURCE_ALIASES, name) ? GET_RESOURCE_ALIASES[name] : undefined;
+    if (!resolved)
+      throw new CliError(
+        `the server doesn't have a resource type ${JSON.stringify(raw.trim())} (svcroute serves services, endpointslices, pods)`,
+        EXIT_USAGE,
+      );
+    for (const k of resolved) if (!kinds.includes(k)) kinds.push(k);
+  }
+  return kinds;
+}
+
+/**
+ * The object as it is shown: `creationTimestamp` only when its manifest had one (the registry
+ * stamps everything it creates, but a manifest's object has no real age); structured output
+ * shows `null` for it, as kubectl does for an object without one.
+ */
+function presented(o: KubeObject, timestamped: ReadonlySet<string>, structured: boolean): KubeObject {
+  const copy = structuredClone(o) as KubeObject;
+  if (!timestamped.has(objectKey(o.kind, o.metadata.namespace, o.metadata.name))) {
+    if (structured) (copy.metadata as Record<string, unknown>)['creationTimestamp'] = null;
+    else delete copy.metadata.creationTimestamp;
+  }
+  return copy;
+}
+
+/** Registers `get`. */
+export function registerGetCommand(program: Command): void {
+  const cmd = program
+    .command('get')
+    .description('load manifests into a registry and list services, endpointslices or pods as kubectl does')
+    .argument('<resource>', 'services (svc), endpointslices, pods (po), all; comma-separated for several')
+    .argument('[names...]', 'only these objects')
+    .option('-n, --namespace <namespace>', 'namespace to list', 'default')
+    .option('-A, --all-namespaces', 'list across all namespaces (adds a NAMESPACE column)', false)
+    .option('-l, --selector <selector>', "label selector, e.g. 'app=web,tier in (front,back),!canary'")
+    .addOption(new Option('-o, --output <format>', 'output format').choices(GET_OUTPUT_FORMATS));
+  addFilenameOptions(cmd, 'manifests to load');
+  addServiceRangeOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    `
+Cluster IPs and node ports missing from the manifests are allocated (deterministically) from
+10.96.0.0/12 and 30000-32767; values present are taken as they are, as in a dump of a live
+cluster. With --service-cluster-ip-range or --service-node-port-range, every value is checked
+against the ranges with the API server's messages. EndpointSlices of services with a selector
+are computed from the pods, as the endpoints controller does; legacy Endpoints of services
+without one are mirrored.
+
+Exit status: 0 listed (also when nothing matched), 1 invalid input (unreadable manifest,
+rejected object, bad selector, object not found), 2 usage error.
+
+Examples:
+  svcroute get svc -f manifests/
+  svcroute get endpointslices -A -f dump.yaml -o wide
+  svcroute get pods -l app=web -f pods.yaml -o json
+  svcroute get svc web -f app.yaml --service-node-port-range 30000-30100`,
+  );
+  cmd.action(async (resource: string, names: string[], flags: GetFlags, command: Command) => {
+    const ctx = cliContext(command);
+    const kinds = parseResourceTypes(resource);
+    if (names.length > 0 && kinds.length > 1)
+      throw new CliError('names can only be given with a single resource type', EXIT_USAGE);
+    if (names.length > 0 && flags.allNamespaces)
+      throw new CliError('a resource cannot be retrieved by name across all namespaces', EXIT_USAGE);
+    let selector: Selector | undefined;
+    if (flags.selector !== undefined) {
+      try {
+        selector = Selector.parse(flags.selector);
+      } catch (e) {
+        throw new CliError(e instanceof Error ? e.message : String(e), EXIT_INVALID);
+      }
+    }
+
+    const { registry, timestamped } = await loadRegistry(ctx, flags);
+    try {
+      const namespace = flags.allNamespaces ? undefined : flags.namespace;
+      const structured = flags.output === 'json' || flags.output === 'yaml';
+      const found: { kind: TableKind; objects: KubeObject[] }[] = [];
+      for (const kind of kinds) {
+        let objects: KubeObject[] = await registry.list(kind as Kind, {
+          ...(namespace !== undefined ? { namespace } : {}),
+          ...(selector ? { labelSelector: selector } : {}),
+        });
+        if (names.length > 0) {
+          const byName = new Map(objects.map((o) => [o.metadata.name ?? '', o]));
+          objects = [];
+          for (const name of names) {
+            const o = byName.get(name);
+            if (o) objects.push(o);
+            else {
+              ctx.err(
+                `Error from server (NotFound): ${RESOURCE_PLURAL[kind]} ${JSON.stringify(name)} not found`,
+              );
+              ctx.fail(EXIT_INVALID);
+            }
+          }
+        }
+        found.push({ kind, objects: objects.map((o) => presented(o, timestamped, structured)) });
+      }
+      const all = found.flatMap((f) => f.objects);
+
+      if (structured) {
+        // One object asked for by name prints bare, as kubectl does; anything else is a List.
+        const value = names.length === 1 && all.length === 1 ? all[0] : asList(all);
+        ctx.stdout.write(flags.output === 'json' ? printJSON(value) : printYAML(value));
+        return;
+      }
+      if (flags.output === 'name') {
+        for (const f of found)
+          for (const o of f.objects) ctx.out(`${RESOURCE_SINGULAR[f.kind]}/${o.metadata.name ?? ''}`);
+        return;
+      }
+      if (all.length === 0) {
+        if (names.length === 0)
+          ctx.err(
+            namespace === undefined ? 'No resources found' : `No resources found in ${namespace} namespace.`,
+          );
+        return;
+      }
+      const now = ctx.now();
+      const tables = found
+        .filter((f) => f.objects.length > 0)
+        .map((f) =>
+          printTable(f.kind, f.objects, {
+            now,
+            wide: flags.output === 'wide',
+            withNamespace: namespace === undefined,
+            withKind: kinds.length > 1,
+          }),
+        );
+      ctx.stdout.write(tables.join('\n'));
+    } finally {
+      await registry.close();
+    }
+  });
+}

@@ -1,0 +1,398 @@
+/**
+ * The EndpointSlice controller: for each Service with a selector, keeps EndpointSlices that list
+ * the matching pods, with the semantics of Kubernetes' controller (staging endpointslice
+ * reconciler and utils): which pods count, the ready/serving/terminating conditions, hostname,
+ * nodeName, zone, targetRef, named target ports resolved per pod (pods that resolve differently
+ * go to different slices), at most 100 endpoints per slice, and few writes per change (kept
+ * endpoints stay in their slice; new ones fill slices that are being written anyway first).
+ *
+ * @module
+ */
+import type { Rng } from '../core/random';
+import {
+  type AddressType,
+  ENDPOINTSLICE_CONTROLLER_NAME,
+  type EndpointSlice,
+  type EndpointSliceEndpoint,
+  type EndpointSlicePort,
+  LABEL_HEADLESS,
+  LABEL_MANAGED_BY,
+  LABEL_SERVICE_NAME,
+  LABEL_TOPOLOGY_ZONE,
+  type Node,
+  type Pod,
+  type Service,
+  type ServicePort,
+} from '../core/types';
+import { ipFamilyOf } from '../net';
+
+/** Family of an address; the common dotted-quad case without parsing. */
+function familyOf(ip: string): 'IPv4' | 'IPv6' | undefined {
+  if (!ip.includes(':')) return /^\d+\.\d+\.\d+\.\d+$/.test(ip) ? 'IPv4' : ipFamilyOf(ip);
+  return ipFamilyOf(ip);
+}
+
+import { jsonEqual } from './object-utils';
+
+/** kube-controller-manager's default `--max-endpoints-per-slice` (the API allows up to 1000). */
+export const DEFAULT_MAX_ENDPOINTS_PER_SLICE = 100;
+
+/** Characters of generated name suffixes (apimachinery's utilrand alphabet: no vowels, no confusables). */
+const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+/** A generated suffix is 5 characters; names stay within 63 (apiserver's generateName rule). */
+const GENERATED_SUFFIX_LENGTH = 5;
+const MAX_GENERATED_PREFIX_LENGTH = 63 - GENERATED_SUFFIX_LENGTH;
+
+/** An EndpointSlice in the registry with the revision it was read at (for compare-and-swap). */
+export interface StoredSlice {
+  readonly slice: EndpointSlice;
+  readonly modRevision: number;
+}
+
+/** A set of slice writes for one service, committed together. */
+export interface SliceWrites {
+  readonly create: EndpointSlice[];
+  readonly update: { slice: EndpointSlice; modRevision: number }[];
+  readonly delete: StoredSlice[];
+}
+
+/** True when the pod's Ready condition is True (podutil.IsPodReady). */
+export function isPodReady(pod: Pod): boolean {
+  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** The pod's IPs, `podIPs` first, falling back to `podIP`. */
+export function podIPs(pod: Pod): string[] {
+  const list = pod.status?.podIPs?.map((p) => p.ip).filter((ip) => ip) ?? [];
+  if (list.length) return list;
+  return pod.status?.podIP ? [pod.status.podIP] : [];
+}
+
+/** Whether a pod belongs in endpoints at all: it has an IP and is not terminal (terminating pods stay). */
+export function shouldPodBeInEndpoints(pod: Pod): boolean {
+  if (podIPs(pod).length === 0) return false;
+  const phase = pod.status?.phase;
+  return phase !== 'Succeeded' && phase !== 'Failed';
+}
+
+/** The container port a service port targets in this pod, or undefined when the name is not found. */
+export function findPort(pod: Pod, sp: ServicePort): number | undefined {
+  const target = sp.targetPort ?? sp.port;
+  if (typeof target === 'number') return target;
+  if (/^\d+$/.test(target)) return Number(target);
+  const protocol = sp.protocol ?? 'TCP';
+  for (const c of pod.spec.containers ?? [])
+    for (const p of c.ports ?? [])
+      if (p.name === target && (p.protocol ?? 'TCP') === protocol) return p.containerPort;
+  // Sidecars are init containers with restartPolicy Always; the type leaves restartPolicy out, so
+  // read it loosely.
+  for (const c of pod.spec.initContainers ?? []) {
+    if ((c as { restartPolicy?: string }).restartPolicy !== 'Always') continue;
+    for (const p of c.ports ?? [])
+      if (p.name === target && (p.protocol ?? 'TCP') === protocol) return p.containerPort;
+  }
+  return undefined;
+}
+
+/** The slice ports for one pod (service ports whose target resolves in it). */
+export function endpointPorts(svc: Service, pod: Pod): EndpointSlicePort[] {
+  const out: EndpointSlicePort[] = [];
+  for (const sp of svc.spec.ports ?? []) {
+    const port = findPort(pod, sp);
+    if (port === undefined) continue;
+    out.push({
+      name: sp.name ?? '',
+      port,
+      protocol: sp.protocol ?? 'TCP',
+      ...(sp.appProtocol !== undefined ? { appProtocol: sp.appProtocol } : {}),
+    });
+  }
+  return out;
+}
+
+/** Address types a service's slices use, from `spec.ipFamilies` (or the cluster IP's family). */
+export function addressTypesForService(svc: Service): AddressType[] {
+  const out: AddressType[] = [];
+  for (const f of svc.spec.ipFamilies ?? []) if (!out.includes(f)) out.push(f);
+  if (out.length) return out;
+  const ip = svc.spec.clusterIP;
+  if (ip && ip !== 'None') return [familyOf(ip) ?? 'IPv4'];
+  return ['IPv4', 'IPv6'];
+}
+
+/** The endpoint for `pod` in a slice of `addressType` (upstream podToEndpoint). */
+export function podToEndpoint(
+  pod: Pod,
+  node: Node | undefined,
+  svc: Service,
+  addressType: AddressType,
+): EndpointSliceEndpoint {
+  const serving = isPodReady(pod);
+  const terminating = pod.metadata.deletionTimestamp !== undefined;
+  // Ready is never true for a terminating pod unless the service publishes not-ready addresses.
+  const ready = svc.spec.publishNotReadyAddresses === true || (serving && !terminating);
+  const ep: EndpointSliceEndpoint = {
+    addresses: podIPs(pod).filter((ip) => familyOf(ip) === addressType),
+    conditions: { ready, serving, terminating },
+    targetRef: {
+      kind: 'Pod',
+      namespace: pod.metadata.namespace ?? 'default',
+      name: pod.metadata.name ?? '',
+      ...(pod.metadata.uid !== undefined ? { uid: pod.metadata.uid } : {}),
+    },
+  };
+  if (pod.spec.nodeName) ep.nodeName = pod.spec.nodeName;
+  const zone = node?.metadata.labels?.[LABEL_TOPOLOGY_ZONE];
+  if (zone) ep.zone = zone;
+  if (
+    pod.spec.hostname &&
+    pod.spec.subdomain === svc.metadata.name &&
+    (pod.metadata.namespace ?? 'default') === (svc.metadata.namespace ?? 'default')
+  )
+    ep.hostname = pod.spec.hostname;
+  return ep;
+}
+
+/** The labels the controller puts on a service's slices: the service's own plus the reserved ones. */
+export function sliceLabels(svc: Service): Record<string, string> {
+  const labels: Record<string, string> = Object.create(null);
+  for (const [k, v] of Object.entries(svc.metadata.labels ?? {})) {
+    if (k === LABEL_SERVICE_NAME || k === LABEL_MANAGED_BY || k === LABEL_HEADLESS) continue;
+    labels[k] = v;
+  }
+  const ip = svc.spec.clusterIP;
+  if (!ip || ip === 'None') labels[LABEL_HEADLESS] = '';
+  labels[LABEL_SERVICE_NAME] = svc.metadata.name ?? '';
+  labels[LABEL_MANAGED_BY] = ENDPOINTSLICE_CONTROLLER_NAME;
+  return labels;
+}
+
+/** A name from `generateName` (prefix cut to 58 characters, 5 random characters appended). */
+export function generateName(prefix: string, rng: Rng): string {
+  let s = prefix.slice(0, MAX_GENERATED_PREFIX_LENGTH);
+  for (let i = 0; i < GENERATED_SUFFIX_LENGTH; i++) s += NAME_ALPHABET[rng.int(NAME_ALPHABET.length)];
+  return s;
+}
+
+function slicePrefix(serviceName: string): string {
+  // `<svc>-` unless that would not be a valid DNS subdomain (too long), then the bare name.
+  const p = `${serviceName}-`;
+  return p.length > 253 ? serviceName : p;
+}
+
+function endpointIdentity(ep: EndpointSliceEndpoint): string {
+  return ep.targetRef?.name !== undefined ? `pod/${ep.targetRef.name}` : `ip/${ep.addresses[0] ?? ''}`;
+}
+
+interface Group {
+  readonly addressType: AddressType;
+  readonly ports: EndpointSlicePort[];
+  readonly desired: Map<string, EndpointSliceEndpoint>;
+}
+
+/**
+ * Computes the slice writes that bring `existing` (the service's managed slices) to what the
+ * selected `pods` say. As upstream, a missing service, one without selector and an ExternalName
+ * service are left alone (no writes): slices of a deleted service go by garbage collection of
+ * their owner reference, which the registry does.
+ */
+export function reconcileSlices(
+  svc: Service | undefined,
+  pods: readonly Pod[],
+  nodeOf: (name: string) => Node | undefined,
+  existing: readonly StoredSlice[],
+  rng: Rng,
+  maxPerSlice = DEFAULT_MAX_ENDPOINTS_PER_SLICE,
+): SliceWrites {
+  const writes: SliceWrites = { create: [], update: [], delete: [] };
+  const selector = svc?.spec.selector;
+  if (!svc || !selector || Object.keys(selector).length === 0 || svc.spec.type === 'ExternalName')
+    return writes;
+  const addressTypes = addressTypesForService(svc);
+  const groups = new Map<string, Group>();
+  const sortedPods = [...pods].sort((a, b) => cmp(a.metadata.name ?? '', b.metadata.name ?? ''));
+  for (const pod of sortedPods) {
+    if (!shouldPodBeInEndpoints(pod)) continue;
+    const ports = endpointPorts(svc, pod);
+    for (const at of addressTypes) {
+      const ep = podToEndpoint(pod, pod.spec.nodeName ? nodeOf(pod.spec.nodeName) : undefined, svc, at);
+      if (ep.addresses.length === 0) continue;
+      const gk = groupKey(at, ports);
+      let g = groups.get(gk);
+      if (!g) {
+        g = { addressType: at, ports, desired: new Map() };
+        groups.set(gk, g);
+      }
+      g.desired.set(endpointIdentity(ep), ep);
+    }
+  }
+  const labels = sliceLabels(svc);
+  const ownerRef = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    name: svc.metadata.name ?? '',
+    uid: svc.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+  const newSlice = (
+    addressType: AddressType,
+    endpoints: EndpointSliceEndpoint[],
+    ports: readonly EndpointSlicePort[],
+  ): EndpointSlice => ({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: generateName(slicePrefix(svc.metadata.name ?? ''), rng),
+      generateName: slicePrefix(svc.metadata.name ?? ''),
+      namespace: svc.metadata.namespace ?? 'default',
+      labels: { ...labels },
+      ownerReferences: [{ ...ownerRef }],
+    },
+    addressType,
+    endpoints,
+    ports: ports.map((p) => ({ ...p })),
+  });
+  const existingByGroup = new Map<string, StoredSlice[]>();
+  for (const s of existing) {
+    // Slices of an earlier service with the same name go (upstream ownedBy).
+    if (!ownedBy(s.slice, svc)) {
+      writes.delete.push(s);
+      continue;
+    }
+    const gk = groupKey(s.slice.addressType, normalizePorts(s.slice.ports ?? []));
+    if (!groups.has(gk)) {
+      writes.delete.push(s);
+      continue;
+    }
+    const list = existingByGroup.get(gk) ?? [];
+    list.push(s);
+    existingByGroup.set(gk, list);
+  }
+  for (const [gk, g] of groups) {
+    const remaining = new Map(g.desired);
+    const toUpdate: { slice: EndpointSlice; modRevision: number }[] = [];
+    const unchanged: { slice: EndpointSlice; modRevision: number }[] = [];
+    for (const s of existingByGroup.get(gk) ?? []) {
+      let changed = false;
+      const kept: EndpointSliceEndpoint[] = [];
+      for (const ep of s.slice.endpoints ?? []) {
+        const id = endpointIdentity(ep);
+        const want = remaining.get(id);
+        if (!want) {
+          changed = true;
+          continue;
+        }
+        remaining.delete(id);
+        if (!jsonEqual(want, ep)) changed = true;
+        kept.push(want);
+      }
+      if (kept.length === 0) {
+        writes.delete.push(s);
+        continue;
+      }
+      const labelsChanged = !jsonEqual({ ...(s.slice.metadata.labels ?? {}) }, { ...labels });
+      const next: EndpointSlice = {
+        ...s.slice,
+        metadata: { ...s.slice.metadata, labels: { ...labels } },
+        endpoints: kept,
+      };
+      if (changed || labelsChanged) toUpdate.push({ slice: next, modRevision: s.modRevision });
+      else unchanged.push({ slice: next, modRevision: s.modRevision });
+    }
+    // New endpoints go first to slices being written anyway, then to new slices; a remainder that
+    // fits an unchanged slice goes there rather than into a new one (upstream's order).
+    const pending = [...remaining.values()];
+    for (const u of toUpdate) {
+      while (pending.length && u.slice.endpoints.length < maxPerSlice)
+        u.slice.endpoints.push(pending.shift() as EndpointSliceEndpoint);
+    }
+    while (pending.length >= maxPerSlice || (pending.length > 0 && !fillUnchanged())) {
+      writes.create.push(newSlice(g.addressType, pending.splice(0, maxPerSlice), g.ports));
+    }
+    writes.update.push(...toUpdate);
+    function fillUnchanged(): boolean {
+      let best: { slice: EndpointSlice; modRevision: number } | undefined;
+      let bestDiff = maxPerSlice;
+      for (const u of unchanged) {
+        const diff = maxPerSlice - (pending.length + u.slice.endpoints.length);
+        if (diff >= 0 && diff < bestDiff) {
+          bestDiff = diff;
+          best = u;
+        }
+      }
+      if (!best) return false;
+      best.slice.endpoints.push(...pending.splice(0));
+      unchanged.splice(unchanged.indexOf(best), 1);
+      writes.update.push(best);
+      return true;
+    }
+  }
+  // A service with no endpoints of a type keeps one empty placeholder slice of that type.
+  for (const at of addressTypes) {
+    const existingOfType = existing.filter((e) => e.slice.addressType === at).length;
+    const deletes = writes.delete.filter((e) => e.slice.addressType === at);
+    if (existingOfType !== deletes.length || writes.create.some((c) => c.addressType === at)) continue;
+    const placeholder = newSlice(at, [], []);
+    const only = deletes[0];
+    if (deletes.length === 1 && only && isSamePlaceholder(only.slice, placeholder))
+      writes.delete.splice(writes.delete.indexOf(only), 1);
+    else writes.create.push(placeholder);
+  }
+  // Creates reuse the names of owned slices of the same type that would be deleted (upstream finalize).
+  for (let i = 0; i < writes.delete.length && writes.create.length > 0; ) {
+    const del = writes.delete[i] as StoredSlice;
+    const create = writes.create[writes.create.length - 1] as EndpointSlice;
+    if (del.slice.addressType === create.addressType && ownedBy(del.slice, svc)) {
+      create.metadata.name = del.slice.metadata.name as string;
+      writes.create.pop();
+      writes.update.push({ slice: create, modRevision: del.modRevision });
+      writes.delete.splice(i, 1);
+    } else i++;
+  }
+  return writes;
+}
+
+/** Identifies a slice group: address type plus the exact port list (order matters, as upstream's hash). */
+function groupKey(addressType: AddressType, ports: readonly EndpointSlicePort[]): string {
+  let k = addressType;
+  for (const p of ports)
+    k += `|${p.name ?? ''}/${p.port ?? ''}/${p.protocol ?? 'TCP'}/${p.appProtocol ?? ''}`;
+  return k;
+}
+
+/** True when the service owns the slice (owner reference with its uid, upstream ownedBy). */
+function ownedBy(slice: EndpointSlice, svc: Service): boolean {
+  return (slice.metadata.ownerReferences ?? []).some(
+    (o) => o.uid === svc.metadata.uid && o.kind === 'Service' && o.apiVersion === 'v1',
+  );
+}
+
+/** An existing slice that already is the placeholder we would write (no churn on re-sync). */
+function isSamePlaceholder(existing: EndpointSlice, placeholder: EndpointSlice): boolean {
+  return (
+    existing.addressType === placeholder.addressType &&
+    (existing.endpoints ?? []).length === 0 &&
+    (existing.ports ?? []).length === 0 &&
+    jsonEqual({ ...(existing.metadata.labels ?? {}) }, { ...(placeholder.metadata.labels ?? {}) }) &&
+    ownedByRef(existing, placeholder)
+  );
+}
+
+function ownedByRef(a: EndpointSlice, b: EndpointSlice): boolean {
+  const uid = b.metadata.ownerReferences?.[0]?.uid;
+  return (a.metadata.ownerReferences ?? []).some((o) => o.uid === uid);
+}
+
+function normalizePorts(ports: readonly EndpointSlicePort[]): EndpointSlicePort[] {
+  return ports.map((p) => ({
+    name: p.name ?? '',
+    port: p.port as number,
+    protocol: p.protocol ?? 'TCP',
+    ...(p.appProtocol !== undefined ? { appProtocol: p.appProtocol } : {}),
+  }));
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,460 @@
+/**
+ * What the API server's Service REST layer does around storage: IP family fields
+ * (`ipFamilies`, `ipFamilyPolicy`, `clusterIPs`), cluster IP and node port allocation on create,
+ * carrying allocated values over on update, dropping type-dependent values on type change, and
+ * which reservations to take and to release. Pure planning: the registry commits the plan (object
+ * and reservation keys together) and retries with fresh candidates when another writer won.
+ *
+ * @module
+ */
+import { type ErrorList, FieldPath, fieldErrors, type StatusError } from '../core/errors';
+import type { IPFamily, IPFamilyPolicy, Service } from '../core/types';
+import {
+  AllocationError,
+  type ClusterIPRange,
+  canonicalIP,
+  clusterIPAllocationFieldError,
+  clusterIPExhaustedError,
+  clusterIPFamilyFieldError,
+  ipFamilyOf as familyOf,
+  healthCheckNodePortError,
+  IP_ALLOCATED_MESSAGE,
+  ipNotInRangeMessage,
+  isAllocationError,
+  type NodePortAllocator,
+  nodePortAllocationFieldError,
+  nodePortExhaustedError,
+  PORT_ALLOCATED_MESSAGE,
+  portNotInRangeMessage,
+} from '../net';
+import type { ReservationType } from './keys';
+import { cloneJSON } from './object-utils';
+
+/** `strict`: every value checked against the configured ranges; `as-is`: values present are taken. */
+export type AllocationMode = 'strict' | 'as-is';
+
+/** One reserved value. */
+export interface ReservationRef {
+  readonly type: ReservationType;
+  readonly value: string;
+  /** True when the value came from a range's candidate (retry with another on conflict). */
+  readonly auto: boolean;
+  /** Where to report a conflict on a requested value. */
+  readonly field: string;
+}
+
+/** Inputs of {@link planServiceAllocation}. */
+export interface ServiceAllocationContext {
+  readonly mode: AllocationMode;
+  /** Service CIDRs, primary family first (one or two). */
+  readonly serviceRanges: readonly ClusterIPRange[];
+  readonly nodePorts: NodePortAllocator;
+  /** Whether a reservation is held, and by whom (`ns/name` of a service), from the registry's cache. */
+  holder(type: ReservationType, value: string): string | undefined;
+}
+
+/** The result of planning: the object to store and the reservations to add and drop. */
+export interface ServiceAllocationPlan {
+  readonly service: Service;
+  readonly reserve: readonly ReservationRef[];
+  readonly release: readonly ReservationRef[];
+  readonly errors: ErrorList;
+  /** A range ran out (an API InternalError in Kubernetes). */
+  readonly internalError?: StatusError;
+}
+
+const specPath = FieldPath.root('spec');
+
+/** True for every type but ExternalName (registry's needsClusterIP). */
+export function needsClusterIP(svc: Service): boolean {
+  return (svc.spec.type ?? 'ClusterIP') !== 'ExternalName';
+}
+
+/** NodePort and LoadBalancer services carry node ports. */
+export function needsNodePort(svc: Service): boolean {
+  const t = svc.spec.type ?? 'ClusterIP';
+  return t === 'NodePort' || t === 'LoadBalancer';
+}
+
+/** LoadBalancer services with externalTrafficPolicy Local carry a health check node port. */
+export function needsHealthCheckNodePort(svc: Service): boolean {
+  return (svc.spec.type ?? 'ClusterIP') === 'LoadBalancer' && svc.spec.externalTrafficPolicy === 'Local';
+}
+
+function isHeadless(svc: Service): boolean {
+  return svc.spec.clusterIP === 'None' || svc.spec.clusterIPs?.[0] === 'None';
+}
+
+/** Reservations a stored service holds. */
+export function heldReservations(svc: Service): ReservationRef[] {
+  const out: ReservationRef[] = [];
+  if (needsClusterIP(svc)) {
+    for (const ip of svc.spec.clusterIPs ?? (svc.spec.clusterIP ? [svc.spec.clusterIP] : [])) {
+      if (ip && ip !== 'None')
+        out.push({ type: 'serviceIP', value: canonicalIP(ip) ?? ip, auto: false, field: 'spec.clusterIPs' });
+    }
+  }
+  const ports = new Set<number>();
+  for (const p of svc.spec.ports ?? []) if (p.nodePort) ports.add(p.nodePort);
+  if (svc.spec.healthCheckNodePort) ports.add(svc.spec.healthCheckNodePort);
+  for (const p of ports) out.push({ type: 'nodePort', value: String(p), auto: false, field: 'spec.ports' });
+  return out;
+}
+
+function otherFamily(f: IPFamily): IPFamily {
+  return f === 'IPv4' ? 'IPv6' : 'IPv4';
+}
+
+/** Fills `ipFamilyPolicy`, `ipFamilies` and `clusterIPs` as the REST layer does before allocating. */
+function initIPFamilyFields(svc: Service, ctx: ServiceAllocationContext, errors: ErrorList): void {
+  const spec = svc.spec;
+  if (!needsClusterIP(svc)) {
+    delete spec.clusterIP;
+    delete spec.clusterIPs;
+    delete spec.ipFamilies;
+    delete spec.ipFamilyPolicy;
+    return;
+  }
+  // clusterIP and clusterIPs[0] are two views of one value.
+  if (spec.clusterIP && !spec.clusterIPs?.length) spec.clusterIPs = [spec.clusterIP];
+  const clusterFamilies = ctx.serviceRanges.map((r) => r.family);
+  const primary: IPFamily = clusterFamilies[0] ?? 'IPv4';
+  const dualStackCluster = clusterFamilies.length > 1;
+  if (isHeadless(svc)) {
+    spec.clusterIP = 'None';
+    spec.clusterIPs = ['None'];
+    if (!spec.selector || Object.keys(spec.selector).length === 0) {
+      // Headless without selector: the user is assumed to want every family (upstream special case).
+      spec.ipFamilyPolicy ??= 'RequireDualStack';
+      if (!spec.ipFamilies?.length) spec.ipFamilies = [primary];
+      if (spec.ipFamilies.length < 2 && spec.ipFamilyPolicy !== 'SingleStack')
+        spec.ipFamilies = [spec.ipFamilies[0] as IPFamily, otherFamily(spec.ipFamilies[0] as IPFamily)];
+      return;
+    }
+  }
+  spec.ipFamilyPolicy ??= 'SingleStack';
+  const families: IPFamily[] = [...(spec.ipFamilies ?? [])];
+  if (!isHeadless(svc)) {
+    (spec.clusterIPs ?? []).forEach((ip, i) => {
+      const f = familyOf(ip);
+      if (f && i >= families.length) families.push(f);
+    });
+  }
+  if (families.length === 0) families.push(primary);
+  const policy: IPFamilyPolicy = spec.ipFamilyPolicy;
+  if (policy === 'RequireDualStack' && !dualStackCluster && ctx.mode === 'strict') {
+    errors.push(
+      fieldErrors.invalid(
+        specPath.child('ipFamilyPolicy'),
+        policy,
+        'this cluster is not configured for dual-stack services',
+      ),
+    );
+  }
+  if (
+    policy !== 'SingleStack' &&
+    families.length < 2 &&
+    (dualStackCluster || policy === 'RequireDualStack')
+  ) {
+    if (dualStackCluster) families.push(otherFamily(families[0] as IPFamily));
+  }
+  if (ctx.mode === 'strict') {
+    families.forEach((f, i) => {
+      if (!clusterFamilies.includes(f))
+        errors.push(
+          fieldErrors.invalid(specPath.child('ipFamilies').index(i), f, 'not configured on this cluster'),
+        );
+    });
+  }
+  spec.ipFamilies = families;
+}
+
+/**
+ * Plans the allocations of `next` (a defaulted, validated service). `prev` is the stored version
+ * on update. `owner` is the service's `ns/name`. Candidates come from the ranges and are marked
+ * there right away; the caller releases unused ones with {@link unmarkPlan} when the commit fails
+ * for another reason than a conflict.
+ */
+export function planServiceAllocation(
+  ctx: ServiceAllocationContext,
+  input: Service,
+  prev: Service | undefined,
+  owner: string,
+  options: { readonly firstAddress?: boolean } = {},
+): ServiceAllocationPlan {
+  const svc = cloneJSON(input);
+  const spec = svc.spec;
+  const errors: ErrorList = [];
+  const reserve: ReservationRef[] = [];
+  let internalError: StatusError | undefined;
+
+  if (prev) {
+    dropTypeDependentFields(svc, prev);
+    patchAllocatedValues(svc, prev);
+  }
+  initIPFamilyFields(svc, ctx, errors);
+  if (errors.length) return { service: svc, reserve: [], release: [], errors };
+
+  const held = new Set(prev ? heldReservations(prev).map((r) => `${r.type}/${r.value}`) : []);
+  const taken = (type: ReservationType, value: string): boolean => {
+    const h = ctx.holder(type, value);
+    return h !== undefined && h !== owner;
+  };
+  const rangeFor = (f: IPFamily) => ctx.serviceRanges.find((r) => r.family === f);
+
+  // Cluster IPs, one per family.
+  if (needsClusterIP(svc) && !isHeadless(svc)) {
+    const families = spec.ipFamilies ?? [];
+    const requestedIPs = [...(spec.clusterIPs ?? [])];
+    const ips: string[] = [];
+    families.forEach((family, i) => {
+      const requested = requestedIPs[i];
+      const path = specPath.child('clusterIPs').index(i);
+      const range = rangeFor(family);
+      if (requested) {
+        const ip = canonicalIP(requested);
+        if (!ip) {
+          errors.push(fieldErrors.invalid(path, requested, 'must be a valid IP address'));
+          return;
+        }
+        if (ctx.mode === 'strict') {
+          if (!range) {
+            errors.push(clusterIPFamilyFieldError(requestedIPs, i, family));
+            return;
+          }
+          if (!range.contains(ip)) {
+            const err = new AllocationError('not-in-range', ipNotInRangeMessage(range.cidr.toString()));
+            errors.push(clusterIPAllocationFieldError(requestedIPs, requested, err));
+            return;
+          }
+        }
+        if (!held.has(`serviceIP/${ip}`)) {
+          if (taken('serviceIP', ip)) {
+            const err = new AllocationError('allocated', IP_ALLOCATED_MESSAGE);
+            errors.push(clusterIPAllocationFieldError(requestedIPs, requested, err));
+            return;
+          }
+          reserve.push({ type: 'serviceIP', value: ip, auto: false, field: String(path) });
+        }
+        ips.push(ip);
+        return;
+      }
+      if (!range) {
+        internalError = clusterIPExhaustedError(
+          new AllocationError('family-not-configured', `${family} is not configured on this cluster`),
+        );
+        return;
+      }
+      let ip: string | undefined;
+      if (options.firstAddress && i === 0) {
+        const first = range.firstAddress();
+        if (!range.has(first) && !taken('serviceIP', first)) {
+          range.markAllocated(first);
+          ip = first;
+        }
+      }
+      if (ip === undefined) {
+        try {
+          ip = range.allocateNext();
+        } catch (e) {
+          if (!isAllocationError(e)) throw e;
+          internalError = clusterIPExhaustedError(e);
+          return;
+        }
+      }
+      reserve.push({ type: 'serviceIP', value: ip, auto: true, field: String(path) });
+      ips.push(ip);
+    });
+    if (ips.length === families.length) {
+      spec.clusterIPs = ips;
+      spec.clusterIP = ips[0] as string;
+    }
+  }
+
+  // Node ports: ports sharing a `port` number share one node port (upstream initNodePorts).
+  // Node port → the service port number holding it (`hc` for the health check port).
+  const wantPorts = new Map<number, number | 'hc'>();
+  if (needsNodePort(svc)) {
+    const autoAllocate =
+      (spec.type ?? 'ClusterIP') === 'NodePort' || spec.allocateLoadBalancerNodePorts !== false;
+    const byServicePort = new Map<number, number>();
+    (spec.ports ?? []).forEach((p, i) => {
+      if (!p.nodePort && !autoAllocate) return;
+      const already = byServicePort.get(p.port);
+      if (already !== undefined && (!p.nodePort || p.nodePort === already)) {
+        p.nodePort = already;
+        return;
+      }
+      // A later port with the same number may carry the requested value (upstream findRequestedNodePort).
+      const requested =
+        p.nodePort ||
+        (already === undefined
+          ? ((spec.ports ?? []).find((q) => q.port === p.port && q.nodePort)?.nodePort ?? 0)
+          : 0);
+      if (requested) {
+        const err = checkRequestedPort(requested, `spec.ports[${i}].nodePort`, p.port);
+        if (err) {
+          errors.push(nodePortAllocationFieldError(i, requested, err));
+          return;
+        }
+        p.nodePort = requested;
+        if (already === undefined) byServicePort.set(p.port, requested);
+        return;
+      }
+      let port: number;
+      try {
+        port = ctx.nodePorts.allocateNext();
+      } catch (e) {
+        if (!isAllocationError(e)) throw e;
+        internalError = nodePortExhaustedError(e);
+        return;
+      }
+      wantPorts.set(port, p.port);
+      reserve.push({ type: 'nodePort', value: String(port), auto: true, field: `spec.ports[${i}].nodePort` });
+      p.nodePort = port;
+      byServicePort.set(p.port, port);
+    });
+  }
+  if (needsHealthCheckNodePort(svc)) {
+    const requested = spec.healthCheckNodePort;
+    if (requested) {
+      const err = checkRequestedPort(requested, 'spec.healthCheckNodePort', 'hc');
+      if (err) internalError = healthCheckNodePortError(err, requested);
+    } else {
+      try {
+        const port = ctx.nodePorts.allocateNext();
+        wantPorts.set(port, 'hc');
+        reserve.push({
+          type: 'nodePort',
+          value: String(port),
+          auto: true,
+          field: 'spec.healthCheckNodePort',
+        });
+        spec.healthCheckNodePort = port;
+      } catch (e) {
+        if (!isAllocationError(e)) throw e;
+        internalError = healthCheckNodePortError(e);
+      }
+    }
+  }
+
+  /** Checks and books a requested node port; returns the allocation error, if any. */
+  function checkRequestedPort(
+    port: number,
+    path: string,
+    holder: number | 'hc',
+  ): AllocationError | undefined {
+    // One node port serves every service port with the same number; anything else is a clash.
+    const prior = wantPorts.get(port);
+    if (prior !== undefined)
+      return prior === holder && holder !== 'hc'
+        ? undefined
+        : new AllocationError('allocated', PORT_ALLOCATED_MESSAGE);
+    if (ctx.mode === 'strict' && !ctx.nodePorts.contains(port))
+      return new AllocationError('not-in-range', portNotInRangeMessage(ctx.nodePorts.rangeString()));
+    if (held.has(`nodePort/${port}`)) {
+      wantPorts.set(port, holder);
+      return undefined;
+    }
+    if (taken('nodePort', String(port))) return new AllocationError('allocated', PORT_ALLOCATED_MESSAGE);
+    wantPorts.set(port, holder);
+    reserve.push({ type: 'nodePort', value: String(port), auto: false, field: path });
+    return undefined;
+  }
+
+  const now = new Set(heldReservations(svc).map((r) => `${r.type}/${r.value}`));
+  const release = prev ? heldReservations(prev).filter((r) => !now.has(`${r.type}/${r.value}`)) : [];
+  return internalError !== undefined
+    ? { service: svc, reserve, release, errors, internalError }
+    : { service: svc, reserve, release, errors };
+}
+
+/** Gives back candidates a plan marked, after its commit failed for a reason other than them. */
+export function unmarkPlan(
+  ctx: ServiceAllocationContext,
+  plan: ServiceAllocationPlan,
+  keep?: ReservationRef,
+): void {
+  for (const r of plan.reserve) {
+    if (!r.auto || r === keep) continue;
+    if (r.type === 'nodePort') ctx.nodePorts.release(Number(r.value));
+    else for (const range of ctx.serviceRanges) range.release(r.value);
+  }
+}
+
+/**
+ * The update-time fix-ups of the REST layer, before validation: drop type-dependent values the
+ * user left unchanged on a type change, then carry over allocated values the client omitted.
+ * Returns a new object.
+ */
+export function prepareServiceForUpdate(next: Service, prev: Service): Service {
+  const svc = cloneJSON(next);
+  dropTypeDependentFields(svc, prev);
+  patchAllocatedValues(svc, prev);
+  return svc;
+}
+
+/** Wipes values that no longer apply after a type change, if the user left them as they were. */
+function dropTypeDependentFields(svc: Service, prev: Service): void {
+  const spec = svc.spec;
+  if (needsClusterIP(prev) && !needsClusterIP(svc)) {
+    if (sameList(spec.clusterIPs ?? (spec.clusterIP ? [spec.clusterIP] : []), prev.spec.clusterIPs ?? [])) {
+      delete spec.clusterIP;
+      delete spec.clusterIPs;
+    }
+    if (sameList(spec.ipFamilies ?? [], prev.spec.ipFamilies ?? [])) delete spec.ipFamilies;
+    if (spec.ipFamilyPolicy === prev.spec.ipFamilyPolicy) delete spec.ipFamilyPolicy;
+  }
+  if (needsNodePort(prev) && !needsNodePort(svc)) {
+    const same = sameList(
+      (spec.ports ?? []).map((p) => p.nodePort ?? 0),
+      (prev.spec.ports ?? []).map((p) => p.nodePort ?? 0),
+    );
+    if (same) for (const p of spec.ports ?? []) delete p.nodePort;
+  }
+  if (prev.spec.type === 'LoadBalancer' && spec.type !== 'LoadBalancer') {
+    if (
+      spec.allocateLoadBalancerNodePorts !== undefined &&
+      spec.allocateLoadBalancerNodePorts === prev.spec.allocateLoadBalancerNodePorts
+    )
+      delete spec.allocateLoadBalancerNodePorts;
+  }
+  if (needsHealthCheckNodePort(prev) && !needsHealthCheckNodePort(svc)) {
+    if ((spec.healthCheckNodePort ?? 0) === (prev.spec.healthCheckNodePort ?? 0))
+      delete spec.healthCheckNodePort;
+  }
+}
+
+/** Carries allocated values the client left out (the REST layer's patchAllocatedValues). */
+function patchAllocatedValues(svc: Service, prev: Service): void {
+  const spec = svc.spec;
+  if (needsClusterIP(prev) && needsClusterIP(svc)) {
+    if (!spec.clusterIP && prev.spec.clusterIP) spec.clusterIP = prev.spec.clusterIP;
+    if (!spec.clusterIPs?.length && prev.spec.clusterIPs?.length) spec.clusterIPs = [...prev.spec.clusterIPs];
+    if (!spec.ipFamilies?.length && prev.spec.ipFamilies?.length && spec.clusterIPs?.length)
+      spec.ipFamilies = [...prev.spec.ipFamilies];
+    if (!spec.ipFamilyPolicy && prev.spec.ipFamilyPolicy && spec.clusterIPs?.length)
+      spec.ipFamilyPolicy = prev.spec.ipFamilyPolicy;
+  }
+  if (needsNodePort(prev) && needsNodePort(svc)) {
+    const used = (s: Service) => new Set((s.spec.ports ?? []).map((p) => p.nodePort ?? 0).filter((n) => n));
+    const oldUsed = used(prev);
+    const newUsed = used(svc);
+    const byName = new Map<string, number>();
+    for (const p of prev.spec.ports ?? []) byName.set(p.name ?? '', p.nodePort ?? 0);
+    for (const p of spec.ports ?? []) {
+      if (p.nodePort) continue;
+      const old = byName.get(p.name ?? '') ?? 0;
+      if (old && !(oldUsed.has(old) && newUsed.has(old))) {
+        p.nodePort = old;
+        newUsed.add(old);
+      }
+    }
+  }
+  if (needsHealthCheckNodePort(prev) && needsHealthCheckNodePort(svc) && !spec.healthCheckNodePort)
+    if (prev.spec.healthCheckNodePort) spec.healthCheckNodePort = prev.spec.healthCheckNodePort;
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
