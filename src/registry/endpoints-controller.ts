@@ -11,6 +11,8 @@
 import type { Rng } from '../core/random';
 import {
   type AddressType,
+  ANNOTATION_TOPOLOGY_AWARE_HINTS,
+  ANNOTATION_TOPOLOGY_MODE,
   ENDPOINTSLICE_CONTROLLER_NAME,
   type EndpointSlice,
   type EndpointSliceEndpoint,
@@ -150,7 +152,36 @@ export function podToEndpoint(
     (pod.metadata.namespace ?? 'default') === (svc.metadata.namespace ?? 'default')
   )
     ep.hostname = pod.spec.hostname;
+  const hints = trafficDistributionHints(svc, ep);
+  if (hints) ep.hints = hints;
   return ep;
+}
+
+const CLOSE_TRAFFIC_DISTRIBUTIONS: ReadonlySet<string> = new Set([
+  'PreferClose',
+  'PreferSameZone',
+  'PreferSameNode',
+]);
+
+/**
+ * The hints the controller writes for `spec.trafficDistribution` (upstream's trafficdist
+ * heuristic): a ready endpoint is hinted for its own zone, and with PreferSameNode also for its
+ * own node. The topology-mode annotation's `Auto` heuristic takes precedence upstream and is not
+ * modelled, so no hints are written while it is set.
+ */
+function trafficDistributionHints(svc: Service, ep: EndpointSliceEndpoint): EndpointSliceEndpoint['hints'] {
+  const mode = svc.spec.trafficDistribution;
+  if (mode === undefined || !CLOSE_TRAFFIC_DISTRIBUTIONS.has(mode)) return undefined;
+  const annotations = svc.metadata.annotations;
+  const topologyMode =
+    annotations?.[ANNOTATION_TOPOLOGY_MODE] ?? annotations?.[ANNOTATION_TOPOLOGY_AWARE_HINTS];
+  if (topologyMode === 'Auto' || topologyMode === 'auto') return undefined;
+  if (ep.conditions?.ready !== true) return undefined;
+  const forZones = ep.zone !== undefined ? [{ name: ep.zone }] : undefined;
+  const forNodes =
+    mode === 'PreferSameNode' && ep.nodeName !== undefined ? [{ name: ep.nodeName }] : undefined;
+  if (!forZones && !forNodes) return undefined;
+  return { ...(forZones ? { forZones } : {}), ...(forNodes ? { forNodes } : {}) };
 }
 
 /** The labels the controller puts on a service's slices: the service's own plus the reserved ones. */
