@@ -12,3 +12,11 @@ export type { IptablesTable } from './iptables-state';
 export { IptablesState } from './iptables-state';
 export type { TraceOptions, TraceOutcome, TracePacket } from './iptables-tracer';
 export { outcomeDistribution, tracePacket } from './iptables-tracer';
+export {
+  type ConformanceExpect,
+  type ConformanceFramework,
+  type ConformanceMatchers,
+  type StoreConformanceOptions,
+  type StoreHarness,
+  storeConformance,
+} from './store-conformance';

@@ -1,0 +1,136 @@
+/**
+ * `svcroute apply` and `svcroute delete` against a real etcd: created / configured / unchanged,
+ * deletes by file and by name, and a clear error naming the endpoint when etcd is down.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerApplyCommand } from '../../src/cli/commands/apply';
+import { registerDeleteCommand } from '../../src/cli/commands/delete';
+import { attachContext, CliContext, CliError } from '../../src/cli/context';
+import { Registry } from '../../src/registry';
+import { EtcdStore } from '../../src/stores/etcd';
+import { EtcdTestServer, etcdSkipReason, freePort } from '../helpers/etcd-server';
+
+if (etcdSkipReason) console.warn(etcdSkipReason);
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const ctx = new CliContext({
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+    readStdin: async () => '',
+    now: () => new Date(),
+  });
+  const program = new Command('svcroute').exitOverride();
+  attachContext(program, ctx);
+  registerApplyCommand(program);
+  registerDeleteCommand(program);
+  for (const c of program.commands) c.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return { code: ctx.exitCode, out, err };
+  } catch (e) {
+    if (e instanceof CliError) {
+      if (!e.reported) err += `error: ${e.message}\n`;
+      return { code: e.exitCode, out, err };
+    }
+    throw e;
+  }
+}
+
+const WEB = `apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports:
+  - port: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  namespace: shop
+spec:
+  selector: {app: api}
+  ports:
+  - port: 8080
+`;
+
+describe.skipIf(etcdSkipReason !== undefined)('svcroute apply / delete with --store etcd://', () => {
+  let server: EtcdTestServer;
+  let dir: string;
+
+  beforeAll(async () => {
+    server = await EtcdTestServer.start();
+    dir = await mkdtemp(join(tmpdir(), 'svcroute-cli-'));
+  });
+  afterAll(async () => {
+    await server?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('applies, re-applies and deletes, as kubectl prints it', async () => {
+    const file = join(dir, 'web.yaml');
+    await writeFile(file, WEB);
+    const store = server.url('/cli');
+    expect(await run(['apply', '-f', file, '--store', store])).toEqual({
+      code: 0,
+      out: 'service/web created\nservice/api created\n',
+      err: '',
+    });
+    expect((await run(['apply', '-f', file, '--store', store])).out).toBe(
+      'service/web unchanged\nservice/api unchanged\n',
+    );
+    await writeFile(file, WEB.replace('port: 8080', 'port: 9090'));
+    expect((await run(['apply', '-f', file, '--store', store])).out).toBe(
+      'service/web unchanged\nservice/api configured\n',
+    );
+
+    // Another process sees what the CLI wrote, allocated values included.
+    const etcd = new EtcdStore({ endpoints: [server.endpoint], prefix: '/cli' });
+    const registry = await Registry.open({ store: etcd, runControllers: false });
+    const web = await registry.get('Service', 'default', 'web');
+    expect(web?.spec.clusterIP).toMatch(/^10\.(9[6-9]|1[01]\d)\./);
+    expect(web?.spec.ports?.[0]?.nodePort).toBeGreaterThanOrEqual(30000);
+    expect((await registry.get('Service', 'shop', 'api'))?.spec.ports?.[0]?.port).toBe(9090);
+    await registry.close();
+
+    expect(await run(['delete', 'svc', 'api', '-n', 'shop', '--store', store])).toEqual({
+      code: 0,
+      out: 'service "api" deleted\n',
+      err: '',
+    });
+    const again = await run(['delete', '-f', file, '--store', store]);
+    expect(again.code).toBe(1);
+    expect(again.out).toBe('service "web" deleted\n');
+    expect(again.err).toBe(
+      `Error from server (NotFound): error when deleting ${JSON.stringify(file)}: services "api" not found\n`,
+    );
+    expect((await run(['delete', 'svc', 'web', '--ignore-not-found', '--store', store])).code).toBe(0);
+    // Every reservation went with its service.
+    expect((await etcd.list('/registry/')).entries).toEqual([]);
+    await etcd.close();
+  }, 30_000);
+
+  it('fails clearly without a store, with a bad URL, and when etcd is down', async () => {
+    const file = join(dir, 'one.yaml');
+    await writeFile(file, WEB);
+    const none = await run(['apply', '-f', file]);
+    expect(none.code).toBe(2);
+    expect(none.err).toContain('--store etcd://HOST:PORT');
+    const bad = await run(['apply', '-f', file, '--store', 'redis://x']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('"redis://x"');
+    const port = await freePort();
+    const down = await run(['delete', 'svc', 'web', '--store', `etcd://127.0.0.1:${port}`]);
+    expect(down.code).toBe(1);
+    expect(down.err).toContain(`etcd at http://127.0.0.1:${port} is unavailable`);
+  }, 30_000);
+});
