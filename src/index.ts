@@ -6,6 +6,7 @@
  * @module
  */
 export type { Backend, SnapshotSource } from './backends/backend';
+export * from './balancers';
 export * from './core/clock';
 export * from './core/defaults';
 export * from './core/errors';
