@@ -98,6 +98,9 @@ export const DEFAULT_SERVICE_NODE_PORT_RANGE: string = DEFAULT_NODE_PORT_RANGE;
 const MAX_ALLOCATION_ATTEMPTS = 16;
 /** How often the endpoints controller retries one service after write conflicts, per burst. */
 const MAX_CONTROLLER_RETRIES = 8;
+/** First wait before listing again after a lost watch; doubles per failure up to the cap. */
+const RELIST_BACKOFF_INITIAL_MS = 100;
+const RELIST_BACKOFF_MAX_MS = 10_000;
 
 /** Options of {@link Registry}. */
 export interface RegistryOptions {
@@ -871,14 +874,15 @@ export class Registry extends EventEmitter<RegistryEvents> implements SnapshotSo
       },
       onError: (err) => {
         if (this.closed) return;
-        if (err instanceof StoreCompactedError) {
-          void this.relist();
-          return;
-        }
-        this.emit('error', err);
+        // A watch that ended for any reason is recovered the same way: list, diff, watch again.
+        // Compaction is routine and not reported; anything else is, but does not stop the cache.
+        if (!(err instanceof StoreCompactedError)) this.emit('error', err);
+        void this.relist();
       },
     });
   }
+
+  private relistFailures = 0;
 
   /** After compaction: list again, apply the difference as events, watch from there. */
   private async relist(): Promise<void> {
@@ -911,9 +915,16 @@ export class Registry extends EventEmitter<RegistryEvents> implements SnapshotSo
         if (!seen.has(key))
           events.push({ type: 'delete', key, value: undefined, modRevision: revision, created: false });
       this.applyEvents(events, revision);
+      this.relistFailures = 0;
       this.startWatch(revision);
     } catch (e) {
+      if (this.closed) return;
       this.emit('error', e as Error);
+      // The store is unreachable: keep trying until it is back or the registry is closed.
+      const delay = Math.min(RELIST_BACKOFF_MAX_MS, RELIST_BACKOFF_INITIAL_MS * 2 ** this.relistFailures++);
+      this.clock.setTimeout(() => {
+        if (!this.closed) void this.relist();
+      }, delay);
     }
   }
 
