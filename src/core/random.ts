@@ -36,7 +36,7 @@ export class SeededRng implements Rng {
       let z = s;
       z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
+      return (z ^ (z >>> 16)) | 0;
     };
     this.a = split();
     this.b = split();
@@ -47,26 +47,35 @@ export class SeededRng implements Rng {
 
   /** A uniform 32-bit unsigned integer. */
   nextUint32(): number {
-    const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
-    this.d = (this.d + 1) >>> 0;
+    // State words are kept as int32 (`| 0`) so V8 holds them unboxed; the bits, and therefore the
+    // sequence, are the same as sfc32's unsigned arithmetic.
+    const t = (((this.a + this.b) | 0) + this.d) | 0;
+    this.d = (this.d + 1) | 0;
     this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) >>> 0;
+    this.b = (this.c + (this.c << 3)) | 0;
     this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) >>> 0;
-    return t;
+    this.c = (this.c + t) | 0;
+    return t >>> 0;
   }
 
   next(): number {
     return this.nextUint32() / 4294967296;
   }
 
+  // -1 is never a valid n, so the first call (and every invalid n) goes through the range check.
+  private lastN = -1;
+  private lastLimit = 0;
+
   int(n: number): number {
-    if (!(n >= 1 && n <= 4294967296)) throw new RangeError(`int(n) needs 1 <= n <= 2^32, got ${n}`);
-    // Rejection sampling removes the modulo bias that `x % n` would have.
-    const limit = 4294967296 - (4294967296 % n);
+    if (n !== this.lastN) {
+      if (!(n >= 1 && n <= 4294967296)) throw new RangeError(`int(n) needs 1 <= n <= 2^32, got ${n}`);
+      // Rejection sampling above the largest multiple of n removes the modulo bias of `x % n`.
+      this.lastLimit = 4294967296 - (4294967296 % n);
+      this.lastN = n;
+    }
     for (;;) {
       const x = this.nextUint32();
-      if (x < limit) return x % n;
+      if (x < this.lastLimit) return x % n;
     }
   }
 }
