@@ -1,1 +1,72 @@
-export {};
+/**
+ * In-process backend: a service resolver for apps (no proxy hop: `resolve()`, `connectService()`,
+ * an undici dispatcher for `fetch`) and a userspace TCP/UDP proxy, kube-proxy's userspace mode
+ * rebuilt as a library.
+ *
+ * @module
+ */
+export { ConnectFailedError, type ConnectServiceOptions, connectService } from './connect';
+export { ServiceDispatcher, type ServiceDispatcherOptions } from './dispatcher';
+export {
+  NoEndpointsError,
+  ResolveError,
+  type ResolveErrorCode,
+  UnknownPortError,
+  UnknownServiceError,
+} from './errors';
+export {
+  hostAddresses,
+  isProxiable,
+  type ListenerKind,
+  type ListenerPlanOptions,
+  type ListenerSpec,
+  planListeners,
+} from './listeners';
+export {
+  escapeLabelValue,
+  METRIC_PREFIX,
+  type PortStats,
+  ProxyMetrics,
+  renderPrometheus,
+  type TrafficStats,
+} from './metrics';
+export {
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_LISTEN_BACKLOG,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  InprocessProxyBackend,
+  type InprocessProxyEvents,
+  type InprocessProxyOptions,
+  type ListenerInfo,
+} from './proxy';
+export {
+  type Resolution,
+  type ResolveOptions,
+  ServiceResolver,
+  type ServiceResolverOptions,
+} from './resolver';
+export {
+  type BalancerFactory,
+  PortRoute,
+  type RouteChanges,
+  RouteTable,
+  type RouteTableOptions,
+  roundRobinFactory,
+  type ServiceIP,
+  serviceIPs,
+  type TrafficSide,
+} from './route-table';
+export {
+  type AddressTarget,
+  DEFAULT_CLUSTER_ZONE,
+  DEFAULT_NAMESPACE,
+  type NameTarget,
+  type NodePortTarget,
+  type ParsedTarget,
+  type ParseTargetOptions,
+  parseTarget,
+  type TargetInput,
+  TargetSyntaxError,
+} from './target';
+export { DEFAULT_CONNECT_TIMEOUTS_MS, DEFAULT_SOCKET_BUFFER_BYTES } from './tcp-session';
+export { DEFAULT_UDP_IDLE_TIMEOUT_MS } from './udp-proxy';
