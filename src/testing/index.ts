@@ -15,6 +15,7 @@ export {
   runBalancerConformance,
 } from './balancer-conformance';
 export { FAKE_CLOCK_DEFAULT_WALL_MS, FakeClock, type FakeClockOptions } from './fake-clock';
+export { makeEndpoint, makeServicePortInfo, type ServicePortFixture } from './fixtures';
 export type { IptablesCommand, IptablesMatch, IptablesRule, IptablesTableBlock } from './iptables-parser';
 export { IptablesParseError, parseIptablesRestore, parseRule, tokenizeRule } from './iptables-parser';
 export type { IptablesTable } from './iptables-state';

@@ -1,25 +1,9 @@
 import type { Endpoint, ServicePortInfo } from '../../src/core/snapshot';
+import { makeEndpoint, makeServicePortInfo } from '../../src/testing/fixtures';
 
 /** A ClusterIP service port with kube-proxy defaults; override what a case needs. */
 export function portInfo(over: Partial<ServicePortInfo> = {}): ServicePortInfo {
-  return {
-    name: { namespace: 'default', name: 'web', port: 'http', protocol: 'TCP' },
-    key: 'default/web:http',
-    type: 'ClusterIP',
-    clusterIPs: ['10.96.0.10'],
-    port: 80,
-    protocol: 'TCP',
-    targetPort: 8080,
-    nodePort: 0,
-    sessionAffinity: { type: 'None' },
-    externalIPs: [],
-    loadBalancerVIPs: [],
-    loadBalancerSourceRanges: [],
-    externalPolicyLocal: false,
-    internalPolicyLocal: false,
-    healthCheckNodePort: 0,
-    ...over,
-  };
+  return makeServicePortInfo({ portName: 'http', clusterIPs: ['10.96.0.10'], targetPort: 8080, ...over });
 }
 
 export interface EpSpec {
@@ -35,19 +19,15 @@ export interface EpSpec {
 
 /** An endpoint on port 80; `ready` defaults to true and `serving` to `ready`. */
 export function ep(spec: EpSpec): Endpoint {
-  const ready = spec.ready ?? true;
-  return {
-    ip: spec.ip,
-    port: 80,
-    key: `${spec.ip}:80`,
-    ready,
-    serving: spec.serving ?? ready,
-    terminating: spec.terminating ?? false,
+  return makeEndpoint(spec.ip, 80, {
+    ...(spec.ready === undefined ? {} : { ready: spec.ready }),
+    ...(spec.serving === undefined ? {} : { serving: spec.serving }),
+    ...(spec.terminating === undefined ? {} : { terminating: spec.terminating }),
     ...(spec.node === undefined ? {} : { nodeName: spec.node }),
     ...(spec.zone === undefined ? {} : { zone: spec.zone }),
     ...(spec.zones === undefined ? {} : { zoneHints: new Set(spec.zones) }),
     ...(spec.nodes === undefined ? {} : { nodeHints: new Set(spec.nodes) }),
-  };
+  });
 }
 
 export function keys(eps: readonly Endpoint[] | undefined): string[] | undefined {
