@@ -9,7 +9,7 @@
 // Starts its own etcd (loopback ports, temporary data directory, killed at the end). Writes
 // bench/results/etcd.md. Bounded: fixed service counts and a wall-clock cap.
 //
-// Runs against the built library (`npm run build` first; SVCROUTE_DIST_DIR overrides the
+// Runs against the built library (`npm run build` first; SVCROUTE_DIST overrides the
 // directory holding index.js and etcd.js). SCALE=0.2 shrinks the load for a quick try.
 import { fork, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 const here = import.meta.dirname;
-const distDir = process.env.SVCROUTE_DIST_DIR ?? join(here, '../../dist');
+const distDir = process.env.SVCROUTE_DIST ?? join(here, '../../dist');
 const { Registry, MemoryStore } = await import(join(distDir, 'index.js'));
 const { EtcdStore } = await import(join(distDir, 'etcd.js'));
 

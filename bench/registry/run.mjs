@@ -7,11 +7,15 @@
 // Runs against the built library (`npm run build` first). SCALE=0.1 shrinks the load for a quick try.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 
 const here = import.meta.dirname;
-const lib = await import(process.env.SVCROUTE_DIST ?? join(here, '../../dist/index.js'));
+// SVCROUTE_DIST names another build directory (as in every bench), e.g. a copy kept away from rebuilds.
+const lib = await import(
+  pathToFileURL(join(resolve(process.env.SVCROUTE_DIST ?? join(here, '../../dist')), 'index.js')).href
+);
 const { Registry, SeededRng } = lib;
 
 const SCALE = Number(process.env.SCALE ?? 1);
