@@ -7,14 +7,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerServeCommand, runServe } from '../../src/cli/commands/serve';
 import { CliContext } from '../../src/cli/context';
-import { COMMAND_REGISTRATIONS, type CommandRegistration } from '../../src/cli/program';
+import { COMMAND_REGISTRATIONS } from '../../src/cli/program';
 import { cli } from './helpers';
 
-const wired = COMMAND_REGISTRATIONS.includes(registerServeCommand);
 it('serve is one of the program commands', () => {
-  expect(wired).toBe(true);
+  expect(COMMAND_REGISTRATIONS).toContain(registerServeCommand);
 });
-if (!wired) (COMMAND_REGISTRATIONS as CommandRegistration[]).push(registerServeCommand);
 
 const POD_IP = '127.0.0.31';
 
@@ -63,13 +61,21 @@ spec:
 class Capture {
   text = '';
   errors = '';
+  stdinReads = 0;
   private waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
-  readonly ctx = new CliContext({
-    stdout: { write: (s: string) => this.push(s) },
-    stderr: { write: (s: string) => (this.errors += s) },
-    readStdin: () => Promise.resolve(''),
-    now: () => new Date(),
-  });
+  readonly ctx: CliContext;
+
+  constructor(stdin = '') {
+    this.ctx = new CliContext({
+      stdout: { write: (s: string) => this.push(s) },
+      stderr: { write: (s: string) => (this.errors += s) },
+      readStdin: () => {
+        this.stdinReads++;
+        return Promise.resolve(stdin);
+      },
+      now: () => new Date(),
+    });
+  }
 
   private push(s: string): void {
     this.text += s;
@@ -143,12 +149,20 @@ describe('svcroute serve', () => {
     try {
       await out.waitFor(/^ready$/m);
       expect(out.text).toMatch(/^loaded 4 object\(s\), 2 service\(s\) from /m);
+      expect(out.text).toMatch(
+        /^ {2}backend-service\.my-ns\.svc\.cluster\.local +10\.\S+ +80\/TCP +1\/1 endpoints ready$/m,
+      );
+      expect(out.text).toMatch(
+        /^ {2}backend-nodeport\.my-ns\.svc\.cluster\.local +10\.\S+ +80:3\d{4}\/TCP +1\/1 endpoints ready$/m,
+      );
       const [, dnsPort] = await out.waitFor(
         /^dns: listening udp\+tcp 127\.0\.0\.1:(\d+) \(zone cluster\.local\)$/m,
       );
       const [, nodePort] = await out.waitFor(
         /^proxy: listening tcp 127\.0\.0\.1:(\d+) -> my-ns\/backend-nodeport:80$/m,
       );
+
+      expect(out.text).toContain('proxy: node ports on 127.0.0.1; cluster IP ports are not proxied');
 
       const resolver = new dnsPromises.Resolver({ timeout: 2_000, tries: 1 });
       resolver.setServers([`127.0.0.1:${dnsPort}`]);
@@ -191,6 +205,20 @@ describe('svcroute serve', () => {
       expect(out.errors).toContain('spec.ports[0].port');
       expect(out.errors).toContain('backend-service');
       expect(out.text).toContain('1 rejected (previous version kept)');
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
+
+  it('serves manifests from standard input', async () => {
+    const out = new Capture(manifests(podPort));
+    const stop = new AbortController();
+    const running = runServe(out.ctx, { filename: ['-'], dns: '127.0.0.1:0', watch: false }, stop.signal);
+    try {
+      await out.waitFor(/^ready$/m);
+      expect(out.text).toMatch(/^loaded 4 object\(s\), 2 service\(s\) from -$/m);
+      expect(out.stdinReads).toBe(1);
     } finally {
       stop.abort();
       await running;

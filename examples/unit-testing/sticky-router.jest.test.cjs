@@ -1,0 +1,65 @@
+// Jest-style tests (describe/it, one behaviour per test) over the CJS build. Jest itself is not
+// needed to run them: `node --test examples/unit-testing/sticky-router.jest.test.cjs`. In a Jest
+// project, delete the two node: requires below and write `expect(a).toBe(b)` for
+// `assert.equal(a, b)`; `require('svcroute')` and `require('svcroute/testing')` replace ../../dist.
+const { describe, it } = require('node:test');
+const assert = require('node:assert/strict');
+const { SeededRng } = require('../../dist/index.cjs');
+const { FakeClock } = require('../../dist/testing.cjs');
+const { StickyRouter } = require('./sticky-router.cjs');
+
+const info = {
+  name: { namespace: 'default', name: 'web', port: 'http', protocol: 'TCP' },
+  key: 'default/web:http',
+  type: 'ClusterIP',
+  clusterIPs: ['10.96.0.20'],
+  port: 80,
+  protocol: 'TCP',
+  targetPort: 8080,
+  nodePort: 0,
+  sessionAffinity: { type: 'None' },
+  externalIPs: [],
+  loadBalancerVIPs: [],
+  loadBalancerSourceRanges: [],
+  externalPolicyLocal: false,
+  internalPolicyLocal: false,
+  healthCheckNodePort: 0,
+};
+const endpoint = (host, ready = true) => {
+  const ip = `127.0.0.${host}`;
+  return { ip, port: 8080, key: `${ip}:8080`, ready, serving: ready, terminating: false, nodeName: 'node-a' };
+};
+const endpoints = [endpoint(1), endpoint(2), endpoint(3)];
+
+describe('StickyRouter (CommonJS)', () => {
+  it('sticks within the affinity timeout and forgets after it', () => {
+    const clock = new FakeClock();
+    const router = new StickyRouter({ clock, rng: new SeededRng(7), timeoutSeconds: 30 });
+    const first = router.route('10.0.0.5', info, endpoints);
+    clock.advance(30_000); // exactly the timeout: still sticky (the kernel's rule)
+    assert.equal(router.route('10.0.0.5', info, endpoints), first);
+    const seen = new Set();
+    for (let i = 0; i < 50; i++) {
+      clock.advance(31_000);
+      seen.add(router.route('10.0.0.5', info, endpoints).key);
+    }
+    assert.equal(seen.size, 3);
+  });
+
+  it('gives the same picks for the same seed', () => {
+    const run = (seed) => {
+      const router = new StickyRouter({ clock: new FakeClock(), rng: new SeededRng(seed) });
+      return endpoints.map((_, i) => router.route(`10.0.1.${i}`, info, endpoints).key).join();
+    };
+    assert.equal(run(11), run(11));
+  });
+
+  it('skips endpoints that are not ready', () => {
+    const router = new StickyRouter({ clock: new FakeClock(), rng: new SeededRng(1) });
+    for (let i = 0; i < 20; i++)
+      assert.equal(
+        router.route(`10.0.2.${i}`, info, [endpoint(1, false), endpoint(2)]).key,
+        '127.0.0.2:8080',
+      );
+  });
+});
