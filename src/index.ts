@@ -5,7 +5,14 @@
  *
  * @module
  */
-export type { Backend, SnapshotSource } from './backends/backend';
+export {
+  type AttachedBackend,
+  type AttachOptions,
+  attachBackend,
+  type Backend,
+  mergeUpdates,
+  type SnapshotSource,
+} from './backends/backend';
 export * from './balancers';
 export * from './core/clock';
 export * from './core/defaults';

@@ -12,7 +12,7 @@
 import http from 'node:http';
 import { PodResolver, serveDns } from '../../dist/dns.js';
 import { discoverFromEnv, renderEnvForPod } from '../../dist/env.js';
-import { Registry, SeededRng } from '../../dist/index.js';
+import { attachBackend, Registry, SeededRng } from '../../dist/index.js';
 import { InprocessProxyBackend } from '../../dist/inprocess.js';
 import { renderIptables } from '../../dist/iptables.js';
 
@@ -217,29 +217,15 @@ function frontendPod() {
   };
 }
 
-/**
- * Feeds every registry snapshot to a backend, one sync at a time (the Backend contract), and
- * lets the demo wait until the backend has caught up.
- */
+/** Feeds every registry snapshot to a backend and lets the demo wait until it has caught up. */
 function follow(registry, backend) {
-  let chain = Promise.resolve(
-    backend.sync({
-      previous: undefined,
-      current: registry.snapshot(),
-      changes: [],
-      changedServices: new Set(),
-    }),
-  );
-  const listener = (update) => {
-    chain = chain.then(() => backend.sync(update));
-  };
-  registry.on('snapshot', listener);
+  const attached = attachBackend(registry, backend);
   return {
     caughtUp: async () => {
       await registry.settled();
-      await chain;
+      await attached.idle();
     },
-    stop: () => registry.off('snapshot', listener),
+    stop: () => attached.detach(),
   };
 }
 

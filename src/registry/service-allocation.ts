@@ -27,6 +27,7 @@ import {
   PORT_ALLOCATED_MESSAGE,
   portNotInRangeMessage,
 } from '../net';
+import { initServiceIPFamilies } from '../validation';
 import type { ReservationType } from './keys';
 import { cloneJSON } from './object-utils';
 
@@ -105,8 +106,40 @@ function otherFamily(f: IPFamily): IPFamily {
   return f === 'IPv4' ? 'IPv6' : 'IPv4';
 }
 
+/**
+ * The errors the API server's REST layer answers about a Service's IP family fields before it
+ * allocates anything (its `initIPFamilyFields`), in its order and words: inconsistent
+ * `clusterIP`/`clusterIPs`/`ipFamilies` (the same checks validation makes), a SingleStack policy
+ * with two IPs or families, a requested IP of a family the cluster lacks (on `spec.clusterIPs[i]`),
+ * then RequireDualStack on a single-stack cluster and unconfigured `ipFamilies`.
+ *
+ * Contract: `svc` is defaulted with `clusterIPs` normalized from `clusterIP`; `clusterFamilies`
+ * are the configured service CIDRs' families, primary first. In `as-is` mode a requested address
+ * is taken as it is, so its family counts as configured too. Empty when the server would go on.
+ */
+export function ipFamilyStageErrors(
+  svc: Service,
+  clusterFamilies: readonly IPFamily[],
+  mode: AllocationMode,
+  prev?: Service,
+): ErrorList {
+  const known: IPFamily[] = [...clusterFamilies];
+  if (mode === 'as-is') {
+    for (const ip of svc.spec.clusterIPs ?? []) {
+      const f = ip === 'None' ? undefined : familyOf(ip);
+      if (f && !known.includes(f)) known.push(f);
+    }
+  }
+  return initServiceIPFamilies(svc, known, prev).errors;
+}
+
 /** Fills `ipFamilyPolicy`, `ipFamilies` and `clusterIPs` as the REST layer does before allocating. */
-function initIPFamilyFields(svc: Service, ctx: ServiceAllocationContext, errors: ErrorList): void {
+function initIPFamilyFields(
+  svc: Service,
+  ctx: ServiceAllocationContext,
+  errors: ErrorList,
+  prev: Service | undefined,
+): void {
   const spec = svc.spec;
   if (!needsClusterIP(svc)) {
     delete spec.clusterIP;
@@ -119,6 +152,11 @@ function initIPFamilyFields(svc: Service, ctx: ServiceAllocationContext, errors:
   if (spec.clusterIP && !spec.clusterIPs?.length) spec.clusterIPs = [spec.clusterIP];
   const clusterFamilies = ctx.serviceRanges.map((r) => r.family);
   const primary: IPFamily = clusterFamilies[0] ?? 'IPv4';
+  const serverErrors = ipFamilyStageErrors(svc, clusterFamilies, ctx.mode, prev);
+  if (serverErrors.length) {
+    errors.push(...serverErrors);
+    return;
+  }
   const dualStackCluster = clusterFamilies.length > 1;
   if (isHeadless(svc)) {
     spec.clusterIP = 'None';
@@ -192,7 +230,7 @@ export function planServiceAllocation(
     dropTypeDependentFields(svc, prev);
     patchAllocatedValues(svc, prev);
   }
-  initIPFamilyFields(svc, ctx, errors);
+  initIPFamilyFields(svc, ctx, errors, prev);
   if (errors.length) return { service: svc, reserve: [], release: [], errors };
 
   const held = new Set(prev ? heldReservations(prev).map((r) => `${r.type}/${r.value}`) : []);

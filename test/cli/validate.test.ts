@@ -93,4 +93,46 @@ describe('svcroute validate: more inputs', () => {
       stderr: '',
     });
   });
+  // The API server allocates before it validates; that step rejects inconsistent IP family
+  // fields by itself, so the rest of the object's problems are not listed.
+  describe('IP family errors come alone, as the allocation step reports them', () => {
+    const doc = (spec: string) =>
+      `apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n${spec}  ports:\n  - port: 0\n`;
+    const cases: [string, string, string[], string[]][] = [
+      [
+        'malformed clusterIP',
+        '  clusterIP: 1.2.3\n',
+        [],
+        [
+          '* spec.clusterIPs[0]: Invalid value: "1.2.3": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)',
+        ],
+      ],
+      [
+        'duplicate ipFamilies',
+        '  ipFamilies: [IPv4, IPv4]\n',
+        [],
+        ['* spec.ipFamilies[1]: Duplicate value: "IPv4"'],
+      ],
+      [
+        'IPv6 address on an IPv4 range',
+        '  clusterIP: fd00::5\n',
+        ['--service-cluster-ip-range', '10.96.0.0/12'],
+        ['* spec.clusterIPs[0]: Invalid value: []string{"fd00::5"}: IPv6 is not configured on this cluster'],
+      ],
+      [
+        'SingleStack with two addresses',
+        '  ipFamilyPolicy: SingleStack\n  clusterIP: 10.96.0.9\n  clusterIPs: [10.96.0.9, "fd00::9"]\n',
+        ['--service-cluster-ip-range', '10.96.0.0/12,fd00::/108'],
+        [
+          "* spec.ipFamilyPolicy: Invalid value: \"SingleStack\": must be 'RequireDualStack' or 'PreferDualStack' when multiple cluster IPs are specified",
+        ],
+      ],
+    ];
+    for (const [name, spec, flags, want] of cases)
+      it(name, async () => {
+        const r = await cli(['validate', '-f', '-', ...flags], { stdin: doc(spec) });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toBe(['The Service "web" is invalid: ', ...want, ''].join('\n'));
+      });
+  });
 });

@@ -130,7 +130,7 @@ describe('ports', () => {
     expect(isValidPortName('a--b')).toEqual(['must not contain consecutive hyphens']);
     expect(isValidPortName('-ab')).toEqual(['must not begin or end with a hyphen']);
     expect(isValidPortName('HTTP')).toEqual([
-      'must contain only alphanumeric characters (a-z, 0-9), and hyphens (-)',
+      'must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)',
       'must contain at least one letter (a-z)',
     ]);
     expect(isValidPortName('abcdefghijklmnop')).toEqual(['must be no more than 15 characters']);

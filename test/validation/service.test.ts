@@ -78,6 +78,14 @@ describe('validateService: golden messages', () => {
       ['spec.ports[0].port: Invalid value: 65536: must be between 1 and 65535, inclusive'],
     ],
     ['no ports', { selector: { a: 'b' } }, ['spec.ports: Required value']],
+    // apimachinery's IsValidPortName spells it "alpha-numeric" (unlike the DNS label messages)
+    [
+      'targetPort name with uppercase and underscore',
+      { ports: [{ port: 80, targetPort: 'Foo_bar' }] },
+      [
+        'spec.ports[0].targetPort: Invalid value: "Foo_bar": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)',
+      ],
+    ],
     [
       'names required with several ports',
       { ports: [{ port: 80 }, { port: 81 }] },

@@ -14,6 +14,9 @@ export const SOA_MAX_TTL_S = 300;
 export const SOA_REFRESH_S = 7200;
 export const SOA_RETRY_S = 1800;
 export const SOA_EXPIRE_S = 86400;
+/** Longest label and longest name in wire form (RFC 1035 §2.3.4). */
+export const MAX_LABEL_BYTES = 63;
+export const MAX_NAME_BYTES = 255;
 /** Largest UDP response without EDNS0 (RFC 1035 §4.2.1). */
 export const CLASSIC_UDP_MAX_BYTES = 512;
 /** Cap on the advertised/accepted EDNS0 UDP payload size. */

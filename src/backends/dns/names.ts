@@ -62,6 +62,19 @@ export function addressFromReverse(name: string): string {
   return '';
 }
 
+/**
+ * Drops leading zeros from the octets of a dotted IPv4 address (`010.001.0.07` → `10.1.0.7`).
+ * Kubernetes still accepts such legacy addresses in objects and reads them as decimal; CoreDNS
+ * strips the zeros when it loads Services, EndpointSlices and Pods, so they resolve. Anything
+ * else is returned unchanged.
+ */
+export function stripLeadingZerosIPv4(ip: string): string {
+  if (ip.includes(':')) return ip;
+  const octets = ip.split('.');
+  if (octets.length !== 4) return ip;
+  return octets.map((o) => o.replace(/^0+(?=.)/, '')).join('.');
+}
+
 /** Canonical text form of an IP (IPv6 compressed and lowercase) so map lookups agree. */
 export function canonicalIP(ip: string): string {
   if (isIP(ip) !== 6) return ip;

@@ -26,6 +26,7 @@ import {
   isInZone,
   normalizeName,
   podLabelToIP,
+  stripLeadingZerosIPv4,
 } from './names';
 import type { DnsAnswer, DnsRecord, SoaRecord } from './records';
 
@@ -257,7 +258,9 @@ export class DnsResolver {
         break;
       }
       case RRType.SOA:
-        records = [this.soa(zone)];
+        // CoreDNS's handler answers SOA only at the apex and skips the lookup elsewhere, so any
+        // other name (existing or not) gets NODATA with the SOA in the authority section.
+        if (qname === zone) records = [this.soa(zone)];
         break;
       case RRType.NS:
         if (qname === zone) {
@@ -336,7 +339,9 @@ export class DnsResolver {
   private answerReverse(qname: string, type: number, zone: string): DnsAnswer {
     const ip = addressFromReverse(qname);
     if (type !== RRType.PTR || !ip) {
-      if (type === RRType.SOA) return this.finish(zone, [this.soa(zone)], [], false, true, undefined, 'zone');
+      // SOA: only the apex has one; below it CoreDNS answers NODATA (no lookup, so no NXDOMAIN).
+      if (type === RRType.SOA)
+        return this.finish(zone, qname === zone ? [this.soa(zone)] : [], [], false, true, undefined, 'zone');
       return this.finish(zone, [], [], true, true, undefined, 'fallthrough');
     }
     const targets = this.reverseTargets(ip);
@@ -477,7 +482,7 @@ export class DnsResolver {
     if (this.pods === 'insecure') return { targets: [{ host: ip, port: 0, key, cname: false }], nx: false };
     const targets: Target[] = [];
     for (const pod of this.listPods?.() ?? []) {
-      const podIP = pod.status?.podIP;
+      const podIP = stripLeadingZerosIPv4(pod.status?.podIP ?? '');
       // Terminating pods are ignored, as CoreDNS's pod watch drops them.
       if (!podIP || pod.metadata.deletionTimestamp) continue;
       if (
@@ -584,19 +589,24 @@ function deriveEntry(key: string, svc: Service, slices: readonly EndpointSlice[]
   const namespace = svc.metadata.namespace ?? 'default';
   const spec = svc.spec ?? {};
   const clusterIP = spec.clusterIP ?? '';
+  // CoreDNS reads `clusterIPs` when set (else `clusterIP`) and calls the service headless when
+  // the first of them is `None`.
+  const declaredIPs = spec.clusterIPs && spec.clusterIPs.length > 0 ? spec.clusterIPs : [clusterIP];
   const kind: ServiceEntry['kind'] =
-    spec.type === 'ExternalName' ? 'externalName' : clusterIP === 'None' ? 'headless' : 'clusterIP';
+    spec.type === 'ExternalName' ? 'externalName' : declaredIPs[0] === 'None' ? 'headless' : 'clusterIP';
   const clusterIPs =
     kind === 'clusterIP'
-      ? (spec.clusterIPs && spec.clusterIPs.length > 0 ? spec.clusterIPs : clusterIP ? [clusterIP] : [])
+      ? declaredIPs
+          .map(stripLeadingZerosIPv4)
           .filter((ip) => isIP(ip) !== 0)
           .map(canonicalIP)
       : [];
-  const ports = (spec.ports ?? []).map((p) => ({
-    name: p.name ?? '',
-    protocol: p.protocol ?? 'TCP',
-    port: p.port,
-  }));
+  // A service without ports still has its address records: CoreDNS's object conversion gives it
+  // one sentinel port (-1) that matches only unqualified names and never becomes an SRV record.
+  const ports =
+    spec.ports && spec.ports.length > 0
+      ? spec.ports.map((p) => ({ name: p.name ?? '', protocol: p.protocol ?? 'TCP', port: p.port }))
+      : [{ name: '', protocol: '', port: SENTINEL_PORT }];
   const endpoints: EndpointAddress[] = [];
   for (const slice of slices) {
     if (slice.addressType === 'FQDN') continue;
@@ -613,8 +623,9 @@ function deriveEntry(key: string, svc: Service, slices: readonly EndpointSlice[]
       // pods ready when the service sets publishNotReadyAddresses.
       if (ep.conditions?.ready === false) continue;
       for (const address of ep.addresses ?? []) {
-        if (isIP(address) === 0) continue;
-        const ip = canonicalIP(address);
+        const stripped = stripLeadingZerosIPv4(address);
+        if (isIP(stripped) === 0) continue;
+        const ip = canonicalIP(stripped);
         endpoints.push({ ip, hostname: endpointHostname(ip, ep.hostname), ports: slicePorts });
       }
     }

@@ -3,7 +3,7 @@
  * name compression against the question) and reading the question of a query straight from
  * the packet bytes without a full decode.
  */
-import { CLASS_IN, RRType } from './constants';
+import { CLASS_IN, MAX_LABEL_BYTES, MAX_NAME_BYTES, RRType } from './constants';
 import type { DnsAnswer, DnsRecord } from './records';
 
 /** Header flag bits (second 16-bit word). */
@@ -169,9 +169,24 @@ class Writer {
     this.buf.set(b, this.len);
     this.len += b.length;
   }
-  /** Writes a name (dot-separated, no trailing dot; '' = root), compressing known suffixes. */
+  /**
+   * Writes a name (dot-separated, no trailing dot; '' = root), compressing known suffixes.
+   * Throws a RangeError for a name the wire format cannot carry (a label over 63 bytes, more
+   * than 255 bytes in all) rather than send a different, shortened name: such a name can only
+   * come from an object Kubernetes validation would reject (say, an endpoint hostname of 64+
+   * characters), and CoreDNS fails to pack it too, so the query gets no answer.
+   */
   name(name: string, compress = true): void {
     const labels = name === '' ? [] : name.split('.');
+    let wireLength = 1;
+    for (const label of labels) {
+      const length = labelBytes(label).length;
+      if (length > MAX_LABEL_BYTES)
+        throw new RangeError(`cannot encode DNS name ${JSON.stringify(name)}: label of ${length} bytes`);
+      wireLength += length + 1;
+    }
+    if (wireLength > MAX_NAME_BYTES)
+      throw new RangeError(`cannot encode DNS name ${JSON.stringify(name)}: ${wireLength} bytes`);
     for (let i = 0; i < labels.length; i++) {
       const suffix = labels.slice(i).join('.').toLowerCase();
       const at = compress ? this.names.get(suffix) : undefined;
@@ -198,7 +213,7 @@ function labelBytes(label: string): Uint8Array {
       i += 3;
     } else out.push(c & 0xff);
   }
-  return Uint8Array.from(out.slice(0, 63));
+  return Uint8Array.from(out);
 }
 
 function ipv4Bytes(ip: string): number[] {

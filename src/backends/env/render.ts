@@ -201,20 +201,43 @@ function resolveEnvValue(
   if (e.value) return expandEnv(e.value, (name) => own.get(name) ?? serviceEnv.get(name));
   const fieldPath = (e.valueFrom as { fieldRef?: { fieldPath?: string } } | undefined)?.fieldRef?.fieldPath;
   if (fieldPath) {
-    const known: Record<string, string | undefined> = {
-      'metadata.name': pod.metadata.name,
-      'metadata.namespace': pod.metadata.namespace,
-      'metadata.uid': pod.metadata.uid,
-      'spec.nodeName': pod.spec.nodeName,
-      'status.podIP': pod.status?.podIPs?.[0]?.ip ?? pod.status?.podIP,
-      'status.podIPs': pod.status?.podIPs?.map((p) => p.ip).join(',') ?? pod.status?.podIP,
-      'status.hostIP': pod.status?.hostIP,
-    };
-    if (fieldPath in known) return known[fieldPath] ?? '';
+    const value = podFieldValue(pod, fieldPath);
+    if (value !== undefined) return value;
   }
   if (e.valueFrom !== undefined)
     warnings.push(`${e.name}: valueFrom cannot be resolved offline; rendered empty`);
   return '';
+}
+
+/** `metadata.labels['key']` / `metadata.annotations['key']`: the downward API's subscript form. */
+const SUBSCRIPTED_FIELD = /^metadata\.(labels|annotations)\['(.*)'\]$/;
+
+/**
+ * The value of a `fieldRef` the way kubelet resolves it for an env var (its
+ * `podFieldSelectorRuntimeValue`, then `fieldpath.ExtractFieldPathAsString`); undefined for a
+ * path kubelet would reject. A missing label or annotation key is the empty string, as in kubelet.
+ */
+function podFieldValue(pod: Pod, fieldPath: string): string | undefined {
+  const subscript = SUBSCRIPTED_FIELD.exec(fieldPath);
+  if (subscript) {
+    const map = subscript[1] === 'labels' ? pod.metadata.labels : pod.metadata.annotations;
+    const key = subscript[2] ?? '';
+    return map && Object.hasOwn(map, key) ? (map[key] ?? '') : '';
+  }
+  // Fields the shared Pod type does not declare but real manifests carry.
+  const spec = pod.spec as { serviceAccountName?: string };
+  const known: Record<string, string | undefined> = {
+    'metadata.name': pod.metadata.name,
+    'metadata.namespace': pod.metadata.namespace,
+    'metadata.uid': pod.metadata.uid,
+    'spec.nodeName': pod.spec.nodeName,
+    'spec.serviceAccountName': spec.serviceAccountName,
+    'status.podIP': pod.status?.podIPs?.[0]?.ip ?? pod.status?.podIP,
+    'status.podIPs': pod.status?.podIPs?.map((p) => p.ip).join(',') ?? pod.status?.podIP,
+    'status.hostIP': pod.status?.hostIP ?? pod.status?.hostIPs?.[0]?.ip,
+    'status.hostIPs': pod.status?.hostIPs?.map((p) => p.ip).join(',') ?? pod.status?.hostIP,
+  };
+  return Object.hasOwn(known, fieldPath) ? (known[fieldPath] ?? '') : undefined;
 }
 
 /**

@@ -16,29 +16,35 @@ import {
 } from './constants';
 
 const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-/** 16 base32 characters encode exactly the first 10 bytes (80 bits) of the digest. */
-const HASH_CHARS = 16;
-
-type OneShotHash = (algorithm: string, data: string, outputEncoding: 'buffer') => Buffer;
-// `crypto.hash` (Node 20.12+) avoids a Hash object per call; hashing dominates cold renders.
+type OneShotHash = (algorithm: string, data: string, outputEncoding: 'hex') => string;
+// `crypto.hash` (Node 20.12+) avoids a Hash object per call, and hex output avoids a Buffer per
+// call: together about three times faster than createHash().digest(); hashing dominates cold renders.
 const oneShot = (crypto as { hash?: OneShotHash }).hash;
-const sha256: (input: string) => Buffer = oneShot
-  ? (input) => oneShot('sha256', input, 'buffer')
-  : (input) => crypto.createHash('sha256').update(input, 'utf8').digest();
+const sha256Hex: (input: string) => string = oneShot
+  ? (input) => oneShot('sha256', input, 'hex')
+  : (input) => crypto.createHash('sha256').update(input, 'utf8').digest('hex');
+
+/** Value of each lower-case hex digit by char code. */
+const HEX_VALUE = new Uint8Array(128);
+for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
 
 /** kube-proxy's `portProtoHash`: 16 base32 characters of sha256(`input`). */
 export function hash16(input: string): string {
-  const digest = sha256(input);
+  const hex = sha256Hex(input);
   let out = '';
-  let buffer = 0;
-  let bits = 0;
-  for (let i = 0; out.length < HASH_CHARS; i++) {
-    buffer = ((buffer << 8) | (digest[i] ?? 0)) & 0xffff;
-    bits += 8;
-    while (bits >= 5 && out.length < HASH_CHARS) {
-      bits -= 5;
-      out += BASE32_ALPHABET[(buffer >> bits) & 31];
-    }
+  // 16 base32 characters are 80 bits = 20 hex digits, taken as four 20-bit groups of 5 digits.
+  for (let k = 0; k < 20; k += 5) {
+    const v =
+      (HEX_VALUE[hex.charCodeAt(k)]! << 16) |
+      (HEX_VALUE[hex.charCodeAt(k + 1)]! << 12) |
+      (HEX_VALUE[hex.charCodeAt(k + 2)]! << 8) |
+      (HEX_VALUE[hex.charCodeAt(k + 3)]! << 4) |
+      HEX_VALUE[hex.charCodeAt(k + 4)]!;
+    out +=
+      BASE32_ALPHABET[(v >>> 15) & 31]! +
+      BASE32_ALPHABET[(v >>> 10) & 31]! +
+      BASE32_ALPHABET[(v >>> 5) & 31]! +
+      BASE32_ALPHABET[v & 31]!;
   }
   return out;
 }

@@ -105,7 +105,12 @@ export function resolveOptions(options: IptablesRenderOptions = {}): ResolvedOpt
     nodePortCidrs.push(cidr);
   }
   if (nodePortCidrs.length === 0) matchAll = true;
-  const containsIPv4Loopback = !isIPv6 && (matchAll || nodePortCidrs.some((c) => cidrContains(c, loopback)));
+  // kube-proxy's ContainsIPv4Loopback: the range holds 127.0.0.0, or its own address is loopback
+  // (so `127.0.0.5/32` counts even though it leaves out 127.0.0.1).
+  const loopbackStart = parseIp('127.0.0.0')!;
+  const containsIPv4Loopback =
+    !isIPv6 &&
+    (matchAll || nodePortCidrs.some((c) => c.network[0] === 127 || cidrContains(c, loopbackStart)));
 
   const localCidr = (options.clusterCIDRs ?? [])
     .map((c) => parseCidr(c.trim()))

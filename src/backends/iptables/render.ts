@@ -94,6 +94,24 @@ function chainLine(chain: string): string {
   return `:${chain} - [0:0]`;
 }
 
+/** Service ports per joined block: small enough to rebuild cheaply, large enough to cut joins. */
+const RENDER_BLOCK_SIZE = 128;
+
+/** The joined lines of one block of service ports, and the renders they were joined from. */
+interface RenderedBlock {
+  readonly mode: 'all' | 'capture' | 'mixed';
+  readonly renders: readonly ServicePortRender[];
+  readonly filter: string;
+  readonly chains: string;
+  readonly nat: string;
+}
+
+function sameRenders(a: readonly ServicePortRender[], b: readonly ServicePortRender[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 interface MemoEntry {
   readonly view: FamilyServicePort | undefined;
   render?: ServicePortRender;
@@ -108,6 +126,8 @@ interface MemoEntry {
 export class RenderMemo {
   readonly entries = new WeakMap<ServicePortEntry, MemoEntry>();
   readonly chainNames: ChainNameCache = new Map();
+  /** Joined output of consecutive runs of service ports, by block index (see {@link renderWith}). */
+  readonly blocks: RenderedBlock[] = [];
   sortedFor: ReadonlyMap<string, ServicePortEntry> | undefined;
   sorted: string[] = [];
 
@@ -198,30 +218,71 @@ export function renderWith(snapshot: RoutingSnapshot, o: ResolvedOptions, req: R
   const natRuleParts: string[] = [];
   let filterServiceLines = 0;
   let natServiceLines = 0;
-  for (const view of views) {
-    const svc = view.view!;
-    if (view.render === undefined || view.renderLarge !== largeClusterMode) {
-      view.render = renderServicePort(svc, o, largeClusterMode, node);
-      view.renderLarge = largeClusterMode;
+  const blockCache = memo?.blocks;
+  for (let start = 0, block = 0; start < views.length; start += RENDER_BLOCK_SIZE, block++) {
+    const end = Math.min(views.length, start + RENDER_BLOCK_SIZE);
+    const renders: ServicePortRender[] = [];
+    let writing = 0;
+    for (let i = start; i < end; i++) {
+      const view = views[i]!;
+      const svc = view.view!;
+      if (view.render === undefined || view.renderLarge !== largeClusterMode) {
+        view.render = renderServicePort(svc, o, largeClusterMode, node);
+        view.renderLarge = largeClusterMode;
+      }
+      const r = view.render;
+      renders.push(r);
+      const writeChains = req.full || (req.changedServices?.has(svc.service) ?? false);
+      if (writeChains) writing++;
+      filterServiceLines += r.lineCounts.filter;
+      natServiceLines += writeChains ? r.lineCounts.nat : r.lineCounts.capture;
+      chainsByPort.set(svc.info.key, r.active);
+      const old = kernel?.get(svc.info.key);
+      // Chain names embed the port name, so a chain can only move out of use within its own port.
+      if (old !== undefined && old !== r.active) {
+        for (const c of old) if (!r.active.includes(c)) deletedChains.push(c);
+      }
     }
-    const r = view.render;
-    const writeChains = req.full || (req.changedServices?.has(svc.service) ?? false);
-    if (r.filter !== '') filterParts.push(r.filter);
-    natRuleParts.push(r.capture);
-    filterServiceLines += r.lineCounts.filter;
-    if (writeChains) {
-      natChainParts.push(r.chains);
-      natRuleParts.push(r.rules);
-      natServiceLines += r.lineCounts.nat;
-    } else {
-      natServiceLines += r.capture === '' ? 0 : r.capture.split('\n').length - 1;
+    // A block whose services all write their chains (full sync) or none does (partial sync, the
+    // common case) is joined once and reused while the same renders fill it: a partial sync then
+    // concatenates a few dozen strings instead of one per service.
+    const mode = writing === renders.length ? 'all' : writing === 0 ? 'capture' : undefined;
+    const cached = blockCache?.[block];
+    if (mode !== undefined && cached?.mode === mode && sameRenders(cached.renders, renders)) {
+      if (cached.filter !== '') filterParts.push(cached.filter);
+      if (cached.chains !== '') natChainParts.push(cached.chains);
+      natRuleParts.push(cached.nat);
+      continue;
     }
-    chainsByPort.set(svc.info.key, r.active);
-    const old = kernel?.get(svc.info.key);
-    // Chain names embed the port name, so a chain can only move out of use within its own port.
-    if (old !== undefined && old !== r.active) {
-      for (const c of old) if (!r.active.includes(c)) deletedChains.push(c);
+    const filter: string[] = [];
+    const chains: string[] = [];
+    const nat: string[] = [];
+    for (let i = 0; i < renders.length; i++) {
+      const r = renders[i]!;
+      if (r.filter !== '') filter.push(r.filter);
+      nat.push(r.capture);
+      if (
+        mode === 'all' ||
+        (mode === undefined && req.changedServices?.has(views[start + i]!.view!.service))
+      ) {
+        chains.push(r.chains);
+        nat.push(r.rules);
+      }
     }
+    const entry: RenderedBlock = {
+      mode: mode ?? 'mixed',
+      renders,
+      filter: filter.join(''),
+      chains: chains.join(''),
+      nat: nat.join(''),
+    };
+    if (blockCache && mode !== undefined) blockCache[block] = entry;
+    if (entry.filter !== '') filterParts.push(entry.filter);
+    if (entry.chains !== '') natChainParts.push(entry.chains);
+    natRuleParts.push(entry.nat);
+  }
+  if (blockCache && blockCache.length > Math.ceil(views.length / RENDER_BLOCK_SIZE)) {
+    blockCache.length = Math.ceil(views.length / RENDER_BLOCK_SIZE);
   }
   if (kernel) {
     for (const [key, old] of kernel) if (!chainsByPort.has(key)) deletedChains.push(...old);
@@ -308,7 +369,13 @@ export interface ServicePortRender {
   /** Rules of the service's own chains: skipped in partial syncs when unchanged. */
   readonly rules: string;
   readonly active: readonly string[];
-  readonly lineCounts: { readonly filter: number; readonly nat: number; readonly natChains: number };
+  readonly lineCounts: {
+    readonly filter: number;
+    /** Lines of `capture` alone (what a partial sync still writes for an unchanged service). */
+    readonly capture: number;
+    readonly nat: number;
+    readonly natChains: number;
+  };
 }
 
 /** Renders one service port (kube-proxy's per-service loop body). */
@@ -533,6 +600,7 @@ export function renderServicePort(
     active,
     lineCounts: {
       filter: filter.lines.length,
+      capture: capture.lines.length,
       nat: capture.lines.length + rules.lines.length,
       natChains: chains.lines.length,
     },

@@ -8,7 +8,7 @@
  */
 import type { Endpoint, ServicePortEntry, ServicePortInfo } from '../../core/snapshot';
 import { endpointChainName, type ServiceChainNames, serviceChainNames } from './chain-names';
-import { canonicalIp, type IpFamily, type ParsedCidr, parseCidr } from './ip';
+import { canonicalIp, type IpFamily, isZeroCidr, type ParsedCidr, parseCidr } from './ip';
 
 /** An endpoint with its canonical `ip:port` text and KUBE-SEP- chain. */
 export interface FamilyEndpoint {
@@ -124,11 +124,13 @@ export function familyServicePort(
   // kube-proxy keeps each service port's endpoints sorted by their `ip:port` text.
   if (!sorted) endpoints.sort(byText);
 
-  const sourceRanges: ParsedCidr[] = [];
+  let sourceRanges: ParsedCidr[] = [];
   for (const r of info.loadBalancerSourceRanges) {
     const cidr = parseCidr(r.trim());
     if (cidr && cidr.family === family) sourceRanges.push(cidr);
   }
+  // kube-proxy reads a zero-masked range (0.0.0.0/0, ::/0) as "allow any": no firewall chain.
+  if (sourceRanges.some(isZeroCidr)) sourceRanges = [];
 
   const externalIPs = canonicalList(info.externalIPs, family);
   const loadBalancerVIPs = canonicalList(info.loadBalancerVIPs, family);

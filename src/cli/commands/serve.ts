@@ -9,11 +9,11 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { isIP } from 'node:net';
 import { type Command, Option } from 'commander';
-import type { Backend } from '../../backends/backend';
+import { attachBackend, type Backend } from '../../backends/backend';
 import { type DnsBackend, serveDns } from '../../backends/dns';
 import { InprocessProxyBackend } from '../../backends/inprocess';
 import { formatFieldError, isStatusError, type StatusError } from '../../core/errors';
-import type { RoutingSnapshot, SnapshotUpdate } from '../../core/snapshot';
+import type { RoutingSnapshot } from '../../core/snapshot';
 import type { Kind } from '../../core/types';
 import type { ManifestItem } from '../../manifest';
 import { Registry } from '../../registry';
@@ -72,33 +72,19 @@ function splitKey(key: Key): { kind: Kind; namespace: string; name: string } {
   return { kind: kind as Kind, namespace: namespace ?? '', name: rest.join('/') };
 }
 
-/**
- * Feeds a registry's snapshots to a backend one sync at a time (the {@link Backend} contract:
- * never concurrently), starting with the current snapshot.
- */
+/** Feeds a registry's snapshots to a backend; `caughtUp` waits for the registry and the backend. */
 function follow(
   registry: Registry,
   backend: Backend,
   onError: (e: Error) => void,
 ): { caughtUp(): Promise<void>; stop(): void } {
-  const run = (u: SnapshotUpdate) =>
-    Promise.resolve(backend.sync(u)).catch((e: unknown) => onError(asError(e)));
-  let chain = run({
-    previous: undefined,
-    current: registry.snapshot(),
-    changes: [],
-    changedServices: new Set(),
-  });
-  const listener = (u: SnapshotUpdate) => {
-    chain = chain.then(() => run(u));
-  };
-  registry.on('snapshot', listener);
+  const attached = attachBackend(registry, backend, { onError });
   return {
     caughtUp: async () => {
       await registry.settled();
-      await chain;
+      await attached.idle();
     },
-    stop: () => registry.off('snapshot', listener),
+    stop: () => attached.detach(),
   };
 }
 

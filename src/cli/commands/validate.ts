@@ -4,13 +4,15 @@
  */
 
 import type { Command } from 'commander';
-import { defaultEndpointSlice } from '../../core/defaults';
-import { invalidError, isStatusError } from '../../core/errors';
-import type { KubeObject } from '../../core/types';
+import { defaultEndpointSlice, defaultService } from '../../core/defaults';
+import { type ErrorList, invalidError, isStatusError } from '../../core/errors';
+import type { IPFamily, KubeObject } from '../../core/types';
 import type { ManifestItem } from '../../manifest';
 import { CLUSTER_SCOPED_KINDS } from '../../manifest/kinds';
-import { Registry } from '../../registry';
-import { validateObject } from '../../validation';
+import { cidrFamily } from '../../net/cidr';
+import { DEFAULT_SERVICE_CLUSTER_IP_RANGES, Registry } from '../../registry';
+import { type AllocationMode, ipFamilyStageErrors } from '../../registry/service-allocation';
+import { prepareServiceCreate, validateObject } from '../../validation';
 import {
   addFilenameOptions,
   addServiceRangeOptions,
@@ -36,6 +38,23 @@ const RESOURCE: Record<KubeObject['kind'], string> = {
 function withDefaultNamespace<T extends KubeObject>(o: T): T {
   if (CLUSTER_SCOPED_KINDS.has(o.kind) || o.metadata.namespace) return o;
   return { ...o, metadata: { ...o.metadata, namespace: 'default' } };
+}
+
+/**
+ * The errors the API server would answer a create of `object` with. Its create path allocates
+ * before it validates (the Service REST layer's begin-create hook runs ahead of the strategy's
+ * validation), and that step refuses inconsistent IP family fields on its own: such a Service
+ * is reported with those errors only, not with the full validation list.
+ */
+function createErrors(
+  object: KubeObject,
+  clusterFamilies: readonly IPFamily[],
+  mode: AllocationMode,
+): ErrorList {
+  const errors = validateObject(object);
+  if (errors.length === 0 || object.kind !== 'Service') return errors;
+  const early = ipFamilyStageErrors(prepareServiceCreate(defaultService(object)), clusterFamilies, mode);
+  return early.length > 0 ? early : errors;
 }
 
 /** Registers `validate`. */
@@ -74,6 +93,9 @@ Examples:
       ctx.err(`error: ${e.message}`);
       ctx.fail(EXIT_INVALID);
     }
+    const clusterFamilies = (registryOptions.serviceClusterIPRanges ?? DEFAULT_SERVICE_CLUSTER_IP_RANGES)
+      .map(cidrFamily)
+      .filter((f): f is IPFamily => f !== undefined);
     const registry = new Registry({ ...registryOptions, runControllers: false });
     try {
       await registry.ready();
@@ -81,7 +103,7 @@ Examples:
       for (const item of result.items) {
         let object = withDefaultNamespace(item.object);
         if (object.kind === 'EndpointSlice') object = defaultEndpointSlice(object);
-        const errors = validateObject(object);
+        const errors = createErrors(object, clusterFamilies, registryOptions.allocationMode ?? 'strict');
         if (errors.length > 0) {
           ctx.err(invalidError(object.kind, object.metadata.name ?? '', errors).message);
           ctx.fail(EXIT_INVALID);

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DnsResolver, DnsServer } from '../../../src/backends/dns';
 import { type ParsedQuery, parseQuery } from '../../../src/backends/dns/wire';
-import { seedState } from './fixtures';
+import { seedState, slice, state, svc } from './fixtures';
 
 const label = fc.stringMatching(/^[A-Za-z0-9_-]{1,12}$/);
 const names = fc.oneof(
@@ -112,3 +112,35 @@ function typeNumber(t: dnsPacket.RecordType): number {
 function rcodeOf(p: dnsPacket.DecodedPacket): string {
   return (p as unknown as { rcode: string }).rcode;
 }
+
+describe('names the wire format cannot carry', () => {
+  it('never shortens a label over 63 bytes: that answer is not sent, the rest of the service still is', () => {
+    const resolver = new DnsResolver();
+    resolver.update(
+      state(
+        [svc('ns', 'h', { clusterIP: 'None', ports: [{ name: 'http', port: 80 }] })],
+        [
+          slice(
+            'ns',
+            'h',
+            [{ addresses: ['10.0.0.1'], hostname: 'a'.repeat(64) }, { addresses: ['10.0.0.2'] }],
+            [{ name: 'http', protocol: 'TCP', port: 80 }],
+          ),
+        ],
+      ),
+    );
+    const server = new DnsServer(resolver, { listen: '127.0.0.1:0' });
+    const query = (name: string, type: dnsPacket.RecordType) =>
+      dnsPacket.encode({ type: 'query', id: 7, questions: [{ name, type }] });
+    const a = dnsPacket.decode(server.respond(query('h.ns.svc.cluster.local', 'A'), 'udp')!);
+    expect((a.answers ?? []).map((r) => (r.type === 'A' ? r.data : r.type))).toEqual([
+      '10.0.0.1',
+      '10.0.0.2',
+    ]);
+    // CoreDNS cannot pack the SRV target either: the query goes unanswered rather than naming a
+    // truncated target that does not exist.
+    expect(() => server.respond(query('_http._tcp.h.ns.svc.cluster.local', 'SRV'), 'udp')).toThrow(
+      RangeError,
+    );
+  });
+});

@@ -208,6 +208,41 @@ describe('renderEnvForPod', () => {
     expect(vars.map((v) => v.name)).toContain('REDIS_MASTER_PORT');
   });
 
+  it('resolves every fieldRef kubelet allows in env (labels/annotations subscripts, service account, host IPs)', () => {
+    const fieldRef = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+    const p: Pod = {
+      ...pod(
+        'ns',
+        {
+          containers: [
+            {
+              name: 'app',
+              env: [
+                fieldRef('TIER', "metadata.labels['tier']"),
+                fieldRef('OWNER', "metadata.annotations['example.com/owner']"),
+                fieldRef('MISSING', "metadata.labels['nope']"),
+                fieldRef('SA', 'spec.serviceAccountName'),
+                fieldRef('HOSTS', 'status.hostIPs'),
+              ],
+            },
+          ],
+        },
+        { labels: { tier: 'web' }, annotations: { 'example.com/owner': 'team-a' } },
+      ),
+      status: { hostIP: '192.0.2.1', hostIPs: [{ ip: '192.0.2.1' }, { ip: '2001:db8::1' }] },
+    };
+    (p.spec as { serviceAccountName?: string }).serviceAccountName = 'builder';
+    const r = renderEnvForPod(p, []);
+    expect(r.vars).toEqual([
+      { name: 'TIER', value: 'web' },
+      { name: 'OWNER', value: 'team-a' },
+      { name: 'MISSING', value: '' },
+      { name: 'SA', value: 'builder' },
+      { name: 'HOSTS', value: '192.0.2.1,2001:db8::1' },
+    ]);
+    expect(r.warnings).toEqual([]);
+  });
+
   it('enableServiceLinks false on the pod', () => {
     const vars = renderEnvForPod(pod('default', { enableServiceLinks: false }), [redis, kubernetes]).vars;
     expect(vars.map((v) => v.name).filter((n) => n.endsWith('_SERVICE_HOST'))).toEqual([
