@@ -71,6 +71,43 @@ describe('userspace proxy under load', () => {
     expect(stats?.bytesToClient).toBe(TOTAL);
   }, 120_000);
 
+  it('keeps endpoint-to-client data intact for a reader that keeps pausing (reused read buffers)', async () => {
+    // The endpoint → client direction reads into buffers it reuses when a write completes at
+    // once; a slow, pausing client forces queued writes, which must keep their own buffers.
+    const echo = await echoServer('127.0.0.51');
+    cleanups.push(() => closeServer(echo.server));
+    const { port } = await echoProxy('127.0.0.51', echo.port);
+    const TOTAL = 48 * 1024 * 1024;
+    const sent = createHash('sha256');
+    const received = createHash('sha256');
+    let receivedBytes = 0;
+    let chunks = 0;
+    const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    const done = new Promise<void>((resolve, reject) => {
+      socket.on('data', (c: Buffer) => {
+        received.update(c);
+        receivedBytes += c.length;
+        if (++chunks % 16 === 0) {
+          socket.pause();
+          setTimeout(() => socket.resume(), 2);
+        }
+      });
+      socket.on('end', () => resolve());
+      socket.on('error', reject);
+    });
+    // Small and odd-sized writes, so reads on the proxy side come in every size.
+    for (let off = 0; off < TOTAL; ) {
+      const chunk = randomBytes(Math.min(TOTAL - off, 1000 + ((off / 7) % 70_000)));
+      off += chunk.length;
+      sent.update(chunk);
+      if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r));
+    }
+    socket.end();
+    await done;
+    expect(receivedBytes).toBe(TOTAL);
+    expect(received.digest('hex')).toBe(sent.digest('hex'));
+  }, 120_000);
+
   it('holds 5,000 concurrent connections with bounded memory', async () => {
     // The backend lives in a child process so that this process stays within its descriptor
     // limit (client + accepted + upstream socket per connection here).

@@ -2,10 +2,17 @@
  * One proxied TCP connection: connect to an endpoint with kube-proxy's retry schedule, then
  * shovel bytes both ways with backpressure, half-close and byte counters.
  *
- * The data path avoids `stream.pipe()` and its per-chunk bookkeeping: a `data` handler writes
- * the chunk to the other socket and pauses the source when the write buffer is full; `drain`
- * resumes it. So each direction buffers at most one socket write buffer (the high-water mark
- * plus one chunk), whatever the peers' speeds.
+ * The data path avoids `stream.pipe()` and its per-chunk bookkeeping: each read is written to
+ * the other socket at once, and the source is paused while that socket's write buffer is full;
+ * `drain` resumes it. So each direction buffers at most one socket write buffer (the high-water
+ * mark plus one chunk), whatever the peers' speeds.
+ *
+ * The endpoint → client direction (where bulk responses flow) reads into a buffer the session
+ * reuses (`onread`) instead of a fresh 64 KiB allocation per read. Those per-read allocations
+ * are external memory to V8, and their sheer rate is what drove full garbage collections many
+ * times a second under bulk load, each one costing in proportion to the whole heap. A buffer is
+ * reused only when the previous write of it finished synchronously; if the write was queued,
+ * the queue keeps that buffer and the next read gets a new one.
  *
  * @module
  */
@@ -27,6 +34,20 @@ export const DEFAULT_CONNECT_TIMEOUTS_MS: readonly number[] = [250, 500, 1000, 2
  * reads' worth keeps bulk transfers streaming while still bounding memory per connection.
  */
 export const DEFAULT_SOCKET_BUFFER_BYTES = 256 * 1024;
+
+/**
+ * Read buffer of a session whose endpoint sends little at a time: 4 KiB, one page, so thousands
+ * of idle keep-alive connections hold little memory while a typical small response still fits
+ * one read.
+ */
+const SMALL_READ_BUFFER_BYTES = 4 * 1024;
+/** Read buffer once reads fill the small one: 64 KiB, the size Node itself reads with. */
+const LARGE_READ_BUFFER_BYTES = 64 * 1024;
+/** Consecutive short reads before a large read buffer is given back for a small one. */
+const SHORT_READS_TO_SHRINK = 4;
+/** Small read buffers kept for new sessions: 1024 (4 MiB), so connection churn allocates none. */
+const FREE_SMALL_BUFFERS_MAX = 1024;
+const freeSmallBuffers: Buffer[] = [];
 
 /** What a session needs from its proxy. */
 export interface TcpSessionHost {
@@ -70,6 +91,12 @@ export class TcpSession {
   private clientClosed = false;
   private upstreamClosed = false;
   private connectTimer: NodeJS.Timeout | undefined;
+  /** Free read buffer for the endpoint → client direction; undefined while a write holds it. */
+  private readBuffer: Buffer | undefined;
+  /** Size of the last upstream read and of the buffer it went into (to grow or shrink it). */
+  private lastReadBytes = 0;
+  private lastReadBufferBytes = 0;
+  private shortReads = 0;
 
   constructor(
     readonly client: Socket,
@@ -116,6 +143,7 @@ export class TcpSession {
       allowHalfOpen: true,
       noDelay: true,
       highWaterMark: this.host.socketBufferBytes,
+      onread: { buffer: () => this.nextReadBuffer(), callback: (n, buf) => this.onEndpointRead(n, buf) },
     };
     const up = netConnect(connectOptions);
     this.upstream = up;
@@ -169,12 +197,6 @@ export class TcpSession {
       ep.bytesToEndpoint += chunk.length;
       if (!up.write(chunk)) client.pause();
     });
-    up.on('data', (chunk: Buffer) => {
-      this.activity = true;
-      port.bytesToClient += chunk.length;
-      ep.bytesToClient += chunk.length;
-      if (!client.write(chunk)) up.pause();
-    });
     up.on('drain', () => client.resume());
     client.on('drain', () => up.resume());
     // Half-close: a FIN from one side becomes a FIN to the other once buffered data is out.
@@ -187,6 +209,41 @@ export class TcpSession {
       else if (!(client.readableEnded && client.writableEnded)) client.destroy();
     });
     client.resume();
+  }
+
+  /**
+   * Bytes from the endpoint (the upstream socket's `onread` callback): forwards them and, by
+   * returning false when the client's write buffer is full, pauses the upstream until `drain`.
+   */
+  private onEndpointRead(n: number, buf: Uint8Array): boolean {
+    const client = this.client;
+    this.activity = true;
+    this.stats.bytesToClient += n;
+    // Set on connect, before the first read.
+    if (this.epStats !== undefined) this.epStats.bytesToClient += n;
+    this.lastReadBytes = n;
+    this.lastReadBufferBytes = buf.length;
+    const ok = client.write(n === buf.length ? buf : buf.subarray(0, n));
+    // A write that did not complete at once still references the buffer: leave it to the write.
+    if (client.writableLength > 0) this.readBuffer = undefined;
+    return ok;
+  }
+
+  /** The buffer the next upstream read goes into (asked for after every read). */
+  private nextReadBuffer(): Buffer {
+    const n = this.lastReadBytes;
+    this.shortReads = n < SMALL_READ_BUFFER_BYTES ? this.shortReads + 1 : 0;
+    let size = this.lastReadBufferBytes || SMALL_READ_BUFFER_BYTES;
+    if (n > 0 && n === this.lastReadBufferBytes) size = LARGE_READ_BUFFER_BYTES;
+    else if (this.shortReads >= SHORT_READS_TO_SHRINK) size = SMALL_READ_BUFFER_BYTES;
+    const current = this.readBuffer;
+    if (current !== undefined && current.length === size) return current;
+    // Unpooled: a pooled slice would pin its whole 8 KiB slab for the session's life. Only the
+    // bytes of each read are ever sent, so a recycled buffer's old contents never leave it.
+    const next =
+      (size === SMALL_READ_BUFFER_BYTES ? freeSmallBuffers.pop() : undefined) ?? Buffer.allocUnsafeSlow(size);
+    this.readBuffer = next;
+    return next;
   }
 
   private onClientClose(): void {
@@ -226,6 +283,12 @@ export class TcpSession {
     if (this.drainTimer) clearTimeout(this.drainTimer);
     this.stats.active--;
     if (this.epStats) this.epStats.active--;
+    // Both sockets are closed, so no read lands in the buffer any more, and a defined buffer is
+    // not held by a pending write (see onEndpointRead).
+    const buf = this.readBuffer;
+    this.readBuffer = undefined;
+    if (buf?.length === SMALL_READ_BUFFER_BYTES && freeSmallBuffers.length < FREE_SMALL_BUFFERS_MAX)
+      freeSmallBuffers.push(buf);
     this.host.onClosed(this);
   }
 }
