@@ -162,7 +162,10 @@ for (const p of policies) {
 const elapsedS = (performance.now() - started) / 1000;
 
 const fmt = (r) => (r >= 1e6 ? `${(r / 1e6).toFixed(1)} M` : `${(r / 1e3).toFixed(0)} k`);
-const ratio = (cell) => `${cell.slowdown.toFixed(2)}x`;
+// Slowdown = the bare loop's median rate over the policy's median rate at the same n. (A ratio of
+// neighbouring slices was tried; the bare loop's own speed shifts after some policies run, which
+// made those ratios contradict the absolute columns.)
+const ratio = (cell, n) => `${(baseline[n].rate / cell.rate).toFixed(2)}x`;
 const cpu = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
 const lines = [
   '# Balancer pick throughput',
@@ -173,9 +176,8 @@ const lines = [
   '',
   'Picks per second (median of ' +
     `${ROUNDS} slices of at least ${ROUND_MS} ms), and the slowdown against a bare \`array[i++ % n]\` ` +
-    'loop: each policy slice runs right after a bare-loop slice for the same n, and the column is the ' +
-    'median of those per-slice ratios, so load from other processes largely cancels out (lower is ' +
-    'better; 1.00x means as fast as the bare loop). ' +
+    'loop at the same n in the same run (bare median rate / policy median rate; lower is better, ' +
+    '1.00x means as fast as the bare loop). ' +
     '"GCs" counts garbage collections observed while the cell ran, including the one forced before ' +
     'it (so the bare loop shows the floor, 1): a policy at or near the floor allocates nothing per ' +
     'pick, while per-pick allocation (the `done` closures of least-request, peak-EWMA and outlier ' +
@@ -186,7 +188,7 @@ const lines = [
   `| bare \`array[i++ % n]\` | ${SIZES.map((n) => fmt(baseline[n].rate)).join(' | ')} | ${SIZES.map(() => '1.00x').join(' | ')} | ${SIZES.map((n) => baseline[n].gcs).join('/')} |`,
   ...rows.map(
     (r) =>
-      `| ${r.name} | ${SIZES.map((n) => fmt(r.cells[n].rate)).join(' | ')} | ${SIZES.map((n) => ratio(r.cells[n])).join(' | ')} | ${SIZES.map((n) => r.cells[n].gcs).join('/')} |`,
+      `| ${r.name} | ${SIZES.map((n) => fmt(r.cells[n].rate)).join(' | ')} | ${SIZES.map((n) => ratio(r.cells[n], n)).join(' | ')} | ${SIZES.map((n) => r.cells[n].gcs).join('/')} |`,
   ),
   '',
   'Targets: random and round-robin within 3x of the bare loop; Maglev O(1) (flat across n); no',
