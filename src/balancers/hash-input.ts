@@ -6,7 +6,7 @@
  */
 import type { Rng } from '../core/random';
 import type { Endpoint } from '../core/snapshot';
-import type { PickContext } from './balancer';
+import { type PickContext, resolveWeights } from './balancer';
 import { xxHash64Into } from './xxhash64';
 
 const TWO_32 = 4294967296;
@@ -74,4 +74,16 @@ export type HostKeySource = 'address' | 'hostname';
  */
 export function hostKey(e: Endpoint, source: HostKeySource): string {
   return source === 'hostname' && e.hostname ? e.hostname : e.key;
+}
+
+/** A host as the hash policies place it: its key (per `source`) and its resolved weight. */
+export interface HashedHost {
+  readonly key: string;
+  readonly weight: number;
+}
+
+/** The hosts a ring-hash or Maglev table is built from, in endpoint order. */
+export function hashedHosts(endpoints: readonly Endpoint[], source: HostKeySource): HashedHost[] {
+  const weights = resolveWeights(endpoints);
+  return endpoints.map((e, i) => ({ key: hostKey(e, source), weight: weights[i] as number }));
 }

@@ -16,13 +16,12 @@ import {
   type PickContext,
   type Picker,
   type PickResult,
-  resolveWeights,
   UNAVAILABLE_NO_ENDPOINTS,
   unavailablePicker,
   uniqueEndpoints,
 } from './balancer';
 import { BalancerConfigError, choiceField, configObject, isPrime, numberField } from './config';
-import { type HostKeySource, hostKey, mod64, modSafe, requestHash } from './hash-input';
+import { type HostKeySource, hashedHosts, mod64, modSafe, requestHash } from './hash-input';
 import { xxHash64 } from './xxhash64';
 
 /** Wire name of {@link MaglevBalancer}. */
@@ -170,9 +169,7 @@ export class MaglevBalancer extends BalancerBase {
       this.publish(unavailablePicker(UNAVAILABLE_NO_ENDPOINTS));
       return;
     }
-    const weights = resolveWeights(eps);
-    const hosts = eps.map((e, i) => ({ key: hostKey(e, this.config.hostKey), weight: weights[i] as number }));
-    const table = buildMaglevTable(hosts, this.config.tableSize);
+    const table = buildMaglevTable(hashedHosts(eps, this.config.hostKey), this.config.tableSize);
     this.lastTable = { endpoints: eps, table };
     this.publish(new MaglevPicker(table, frozenResults(eps), this.rng));
   }

@@ -16,13 +16,12 @@ import {
   type PickContext,
   type Picker,
   type PickResult,
-  resolveWeights,
   UNAVAILABLE_NO_ENDPOINTS,
   unavailablePicker,
   uniqueEndpoints,
 } from './balancer';
 import { BalancerConfigError, choiceField, configObject, numberField } from './config';
-import { type HostKeySource, hostKey, requestHash } from './hash-input';
+import { type HostKeySource, hashedHosts, requestHash } from './hash-input';
 import { xxHash64Into } from './xxhash64';
 
 /** Wire name of {@link RingHashBalancer}. */
@@ -180,9 +179,8 @@ export class RingHashBalancer extends BalancerBase {
       this.publish(unavailablePicker(UNAVAILABLE_NO_ENDPOINTS));
       return;
     }
-    const weights = resolveWeights(eps);
     const ring = buildHashRing(
-      eps.map((e, i) => ({ key: hostKey(e, this.config.hostKey), weight: weights[i] as number })),
+      hashedHosts(eps, this.config.hostKey),
       this.config.minimumRingSize,
       this.config.maximumRingSize,
     );

@@ -6,7 +6,7 @@
 
 import { type Command, Option } from 'commander';
 import { isStatusError, type StatusError } from '../core/errors';
-import { SeededRng } from '../core/random';
+import { mathRng, SeededRng } from '../core/random';
 import type { Kind, KubeObject, Service } from '../core/types';
 import {
   type ManifestItem,
@@ -15,7 +15,14 @@ import {
   readManifestFiles,
 } from '../manifest';
 import { ClusterIPAllocator, parsePortRange } from '../net';
-import { DEFAULT_SERVICE_NODE_PORT_RANGE, Registry, type RegistryOptions } from '../registry';
+import {
+  DEFAULT_SERVICE_NODE_PORT_RANGE,
+  MemoryStore,
+  Registry,
+  type RegistryOptions,
+  type Store,
+} from '../registry';
+import { EtcdStore, isEtcdUrl, parseEtcdUrl } from '../stores/etcd';
 import { type CliContext, CliError, EXIT_INVALID, EXIT_USAGE } from './context';
 
 export { type CliContext, CliError, cliContext, EXIT_INVALID, EXIT_OK, EXIT_USAGE } from './context';
@@ -36,15 +43,20 @@ export interface ServiceRangeFlags {
 
 /**
  * Adds `-f, --filename <paths...>` (files, directories, `-` for stdin; repeatable, comma lists
- * allowed as in kubectl) and `-R, --recursive`.
+ * allowed as in kubectl) and `-R, --recursive`. `-f` is mandatory unless `mandatory` is false
+ * (commands that can read a `--store` instead check with {@link readSourceFromFlags}).
  */
-export function addFilenameOptions(cmd: Command, description = 'manifests to read'): Command {
+export function addFilenameOptions(
+  cmd: Command,
+  description = 'manifests to read',
+  mandatory = true,
+): Command {
   return cmd
     .addOption(
       new Option(
         '-f, --filename <paths...>',
         `${description}: files, directories (their .yaml, .yml, .json files) or - for stdin`,
-      ).makeOptionMandatory(true),
+      ).makeOptionMandatory(mandatory),
     )
     .option('-R, --recursive', 'read directories given with -f recursively', false)
     .option(
@@ -65,6 +77,127 @@ export function addServiceRangeOptions(cmd: Command): Command {
       '--service-node-port-range <min-max>',
       `node port range (default ${DEFAULT_SERVICE_NODE_PORT_RANGE}); when set, every nodePort is checked against it`,
     );
+}
+
+/** Environment variable that supplies `--store` when the flag is absent. */
+export const STORE_ENV = 'SVCROUTE_STORE';
+/** How long the CLI waits for etcd to answer before giving up (it is interactive). */
+export const CLI_ETCD_DIAL_TIMEOUT_MS = 5_000;
+
+/** Values of the flag {@link addStoreOption} adds. */
+export interface StoreFlags {
+  readonly store?: string;
+}
+
+/** Adds `--store <url>` (`etcd://HOST:PORT[/prefix]`, `etcds://…` for TLS, or `memory`). */
+export function addStoreOption(cmd: Command): Command {
+  return cmd.addOption(
+    new Option(
+      '--store <url>',
+      'the registry to work on: etcd://HOST:PORT[,HOST:PORT...][/prefix] (etcds:// for TLS) or memory',
+    ).env(STORE_ENV),
+  );
+}
+
+/**
+ * Where a reading command (`get`, `explain`) takes its objects from: the `-f` manifests or the
+ * `--store` registry, exactly one of them. A store that comes only from {@link STORE_ENV} yields
+ * to an explicit `-f`, so an exported variable does not break reading files.
+ *
+ * @throws CliError (usage) when neither or both are given on the command line.
+ */
+export function readSourceFromFlags(cmd: Command, flags: FilenameFlags & StoreFlags): 'files' | 'store' {
+  const hasFiles = flags.filename !== undefined;
+  const hasStore = flags.store !== undefined && flags.store.trim() !== '';
+  if (hasFiles && hasStore) {
+    if (cmd.getOptionValueSource('store') === 'env') return 'files';
+    throw new CliError(
+      '-f FILE and --store URL cannot be given together: read either files or a registry',
+      EXIT_USAGE,
+    );
+  }
+  if (hasFiles) return 'files';
+  if (hasStore) return 'store';
+  throw new CliError(`must specify -f FILE or --store URL (or set ${STORE_ENV})`, EXIT_USAGE);
+}
+
+/**
+ * Opens the store `--store` names: an etcd store (checked to answer, so that a down etcd is an
+ * immediate, clear error naming the endpoint) or, for `memory`, an empty in-memory one.
+ *
+ * @throws CliError (usage) for a malformed URL or when `required` and the flag is absent.
+ */
+export async function openStoreFromFlags(flags: StoreFlags, required: boolean): Promise<Store | undefined> {
+  const url = flags.store?.trim();
+  if (!url) {
+    if (required)
+      throw new CliError(
+        `a persistent registry is required: pass --store etcd://HOST:PORT[/prefix] or set ${STORE_ENV}`,
+        EXIT_USAGE,
+      );
+    return undefined;
+  }
+  if (url === 'memory') return new MemoryStore();
+  if (!isEtcdUrl(url))
+    throw new CliError(
+      `invalid argument ${JSON.stringify(url)} for "--store" flag: want etcd://HOST:PORT[/prefix] or memory`,
+      EXIT_USAGE,
+    );
+  let parsed: ReturnType<typeof parseEtcdUrl>;
+  try {
+    parsed = parseEtcdUrl(url);
+  } catch (e) {
+    throw new CliError(`invalid argument for "--store" flag: ${messageOf(e)}`, EXIT_USAGE);
+  }
+  try {
+    return await EtcdStore.connect({
+      endpoints: parsed.endpoints,
+      prefix: parsed.prefix,
+      dialTimeoutMs: CLI_ETCD_DIAL_TIMEOUT_MS,
+      requestTimeoutMs: CLI_ETCD_DIAL_TIMEOUT_MS * 2,
+    });
+  } catch (e) {
+    throw new CliError(messageOf(e), EXIT_INVALID);
+  }
+}
+
+/** A registry on the `--store` store; `close()` closes both. */
+export interface StoreRegistry {
+  readonly registry: Registry;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a {@link Registry} on the store `--store` names, with the range flags' options and
+ * `extra` (a reader passes `runControllers: false`: the writers' controllers maintain the
+ * slices), and waits until its cache holds the store's content. On a shared store allocation
+ * draws real randomness (a fixed seed would make every run race for the same candidates).
+ */
+export async function openStoreRegistry(
+  flags: StoreFlags & ServiceRangeFlags,
+  required: boolean,
+  extra: RegistryOptions = {},
+): Promise<StoreRegistry> {
+  const store = await openStoreFromFlags(flags, required);
+  const options: RegistryOptions = {
+    ...registryOptionsFromFlags(flags),
+    ...(store ? { store, rng: mathRng } : {}),
+    ...extra,
+  };
+  let registry: Registry;
+  try {
+    registry = await Registry.open(options);
+  } catch (e) {
+    await store?.close();
+    throw new CliError(messageOf(e), EXIT_INVALID);
+  }
+  return {
+    registry,
+    close: async () => {
+      await registry.close();
+      await store?.close();
+    },
+  };
 }
 
 /** The paths of `-f` values, with kubectl's comma-separated form split. */

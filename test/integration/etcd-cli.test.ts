@@ -1,6 +1,7 @@
 /**
  * `svcroute apply` and `svcroute delete` against a real etcd: created / configured / unchanged,
- * deletes by file and by name, and a clear error naming the endpoint when etcd is down.
+ * deletes by file and by name, and a clear error naming the endpoint when etcd is down; `get`
+ * and `explain` reading the same registry with `--store` instead of `-f`.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,8 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerApplyCommand } from '../../src/cli/commands/apply';
 import { registerDeleteCommand } from '../../src/cli/commands/delete';
+import { registerExplainCommand } from '../../src/cli/commands/explain';
+import { registerGetCommand } from '../../src/cli/commands/get';
 import { attachContext, CliContext, CliError } from '../../src/cli/context';
 import { Registry } from '../../src/registry';
 import { EtcdStore } from '../../src/stores/etcd';
@@ -29,6 +32,8 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
   attachContext(program, ctx);
   registerApplyCommand(program);
   registerDeleteCommand(program);
+  registerGetCommand(program);
+  registerExplainCommand(program);
   for (const c of program.commands) c.exitOverride();
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -115,6 +120,99 @@ describe.skipIf(etcdSkipReason !== undefined)('svcroute apply / delete with --st
     );
     expect((await run(['delete', 'svc', 'web', '--ignore-not-found', '--store', store])).code).toBe(0);
     // Every reservation went with its service.
+    expect((await etcd.list('/registry/')).entries).toEqual([]);
+    await etcd.close();
+  }, 30_000);
+
+  it('get and explain read the registry that apply wrote', async () => {
+    const file = join(dir, 'read.yaml');
+    await writeFile(
+      file,
+      `${WEB}---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-1
+  labels: {app: web}
+spec:
+  nodeName: node-a
+  containers: [{name: c, image: i}]
+status:
+  phase: Running
+  podIP: 127.0.0.11
+  conditions: [{type: Ready, status: "True"}]
+`,
+    );
+    const store = server.url('/read');
+    expect((await run(['apply', '-f', file, '--store', store])).code).toBe(0);
+
+    // What apply allocated, read back independently, is what get prints.
+    const etcd = new EtcdStore({ endpoints: [server.endpoint], prefix: '/read' });
+    const registry = await Registry.open({ store: etcd, runControllers: false });
+    const web = await registry.get('Service', 'default', 'web');
+    await registry.close();
+    await etcd.close();
+    const ip = web?.spec.clusterIP ?? '';
+    const nodePort = web?.spec.ports?.[0]?.nodePort ?? 0;
+    expect(ip).toMatch(/^10\./);
+
+    const got = await run(['get', 'svc', '--store', store]);
+    expect(got.err).toBe('');
+    expect(got.code).toBe(0);
+    const lines = got.out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE$/);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(
+      new RegExp(`^web\\s+NodePort\\s+${ip.replaceAll('.', '\\.')}\\s+<none>\\s+80:${nodePort}/TCP\\s+\\S+$`),
+    );
+
+    const all = await run(['get', 'svc', '-A', '-o', 'name', '--store', store]);
+    expect(all).toEqual({ code: 0, out: 'service/web\nservice/api\n', err: '' });
+
+    // The slice the writer's endpoints controller stored is what explain routes to.
+    const explained = await run(['explain', 'default/web', '--traffic', 'internal', '--store', store]);
+    expect(explained.err).toBe('');
+    expect(explained.code).toBe(0);
+    expect(explained.out).toContain(ip);
+    expect(explained.out).toContain('127.0.0.11');
+    const json = await run(['explain', 'default/web', '-o', 'json', '--store', store]);
+    expect(json.code).toBe(0);
+    expect(JSON.stringify(JSON.parse(json.out))).toContain('127.0.0.11');
+
+    const missing = await run(['explain', 'default/nope', '--store', store]);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain(`service "default/nope" not found in ${store}`);
+  }, 30_000);
+
+  it('get and explain need exactly one of -f and --store', async () => {
+    const file = join(dir, 'both.yaml');
+    await writeFile(file, WEB);
+    const store = server.url('/both');
+    for (const argv of [
+      ['get', 'svc'],
+      ['explain', 'default/web'],
+    ]) {
+      const neither = await run(argv);
+      expect(neither.code).toBe(2);
+      expect(neither.out).toBe('');
+      expect(neither.err).toBe('error: must specify -f FILE or --store URL (or set SVCROUTE_STORE)\n');
+      const both = await run([...argv, '-f', file, '--store', store]);
+      expect(both.code).toBe(2);
+      expect(both.out).toBe('');
+      expect(both.err).toContain('-f FILE and --store URL cannot be given together');
+    }
+    // A store set only in the environment yields to an explicit -f, and serves when -f is absent.
+    process.env['SVCROUTE_STORE'] = store;
+    try {
+      const files = await run(['get', 'svc', '-A', '-o', 'name', '-f', file]);
+      expect(files).toEqual({ code: 0, out: 'service/web\nservice/api\n', err: '' });
+      const fromEnv = await run(['get', 'svc', '-A', '-o', 'name']);
+      expect(fromEnv).toEqual({ code: 0, out: '', err: '' });
+    } finally {
+      delete process.env['SVCROUTE_STORE'];
+    }
+    // Nothing was written to the store as a side effect.
+    const etcd = new EtcdStore({ endpoints: [server.endpoint], prefix: '/both' });
     expect((await etcd.list('/registry/')).entries).toEqual([]);
     await etcd.close();
   }, 30_000);

@@ -8,6 +8,7 @@ import { isStatusError } from '../../core/errors';
 import type { Kind } from '../../core/types';
 import type { Registry } from '../../registry';
 import {
+  addStoreOption,
   type CliContext,
   CliError,
   cliContext,
@@ -15,9 +16,11 @@ import {
   EXIT_USAGE,
   type FilenameFlags,
   filenamePaths,
+  openStoreRegistry,
   readManifestFlags,
+  type StoreFlags,
 } from '../shared';
-import { addStoreOption, KIND_RESOURCE, openStoreRegistry, type StoreFlags } from './apply';
+import { KIND_RESOURCE } from './apply';
 
 /** Resource names `delete TYPE` accepts (kubectl's plural, singular and short names). */
 export const DELETE_RESOURCE_ALIASES: Readonly<Record<string, Kind>> = {

@@ -1,7 +1,8 @@
 /**
  * `svcroute explain [NS/]SERVICE[:PORT] -f FILE...`: the route a request to a service port takes
  * on one node — port → targetPort → endpoints, the node port, the traffic policy, topology, and
- * for every endpoint whether it is eligible and, when not, why — as kube-proxy decides it.
+ * for every endpoint whether it is eligible and, when not, why — as kube-proxy decides it. With
+ * `--store URL` instead of `-f`, about the state a persistent registry holds.
  */
 
 import { isIP } from 'node:net';
@@ -19,13 +20,18 @@ import {
 import {
   addFilenameOptions,
   addServiceRangeOptions,
+  addStoreOption,
+  type CliContext,
   CliError,
   cliContext,
   EXIT_INVALID,
   EXIT_USAGE,
   type FilenameFlags,
+  openStoreRegistry,
+  readSourceFromFlags,
   registryOptionsFromFlags,
   type ServiceRangeFlags,
+  type StoreFlags,
 } from '../shared';
 import { applyManifestFiles } from './serve';
 
@@ -43,7 +49,7 @@ export const EXPLAIN_OUTPUT_FORMATS = ['text', 'json'] as const;
 /** `--traffic` values: where the request enters. `auto` = internal, plus external when exposed. */
 export const EXPLAIN_TRAFFIC_SOURCES = ['auto', 'internal', 'external'] as const;
 
-interface ExplainFlags extends FilenameFlags, ServiceRangeFlags {
+interface ExplainFlags extends FilenameFlags, ServiceRangeFlags, StoreFlags {
   readonly namespace?: string;
   readonly clientIp?: string;
   readonly node?: string;
@@ -96,13 +102,13 @@ function describePorts(snapshot: RoutingSnapshot, namespace: string, name: strin
  * Why a service has nothing to explain (not found, headless, ExternalName, no such port), as one
  * line naming the service and, where it helps, the field.
  */
-function nothingToExplain(snapshot: RoutingSnapshot, target: ExplainTarget, files: string): string {
+function nothingToExplain(snapshot: RoutingSnapshot, target: ExplainTarget, where: string): string {
   const key = `${target.namespace}/${target.name}`;
   const svc = snapshot.services.get(key);
   if (svc === undefined) {
     const elsewhere = [...snapshot.services.keys()].filter((k) => k.endsWith(`/${target.name}`));
     const hint = elsewhere.length > 0 ? ` (found ${elsewhere.join(', ')}: give the namespace)` : '';
-    return `service ${JSON.stringify(key)} not found in ${files}${hint}`;
+    return `service ${JSON.stringify(key)} not found in ${where}${hint}`;
   }
   if (svc.spec.type === 'ExternalName')
     return `service ${key} is an ExternalName service: spec.externalName ${JSON.stringify(svc.spec.externalName ?? '')} is answered by DNS as a CNAME; no proxy routes it`;
@@ -126,6 +132,24 @@ async function routingNode(
   const found: Node | undefined = await registry.get('Node', '', name);
   const labels = found?.metadata.labels;
   return { node: labels ? { name, labels } : { name }, known: found !== undefined };
+}
+
+/** A new in-memory registry holding the `-f` manifests; rejected objects fail the command. */
+async function loadManifestRegistry(
+  ctx: CliContext,
+  flags: ExplainFlags,
+): Promise<{ registry: Registry; close(): Promise<void> }> {
+  const registry = new Registry(registryOptionsFromFlags(flags));
+  try {
+    await registry.ready();
+    const loaded = await applyManifestFiles(ctx, flags, registry, new Set());
+    if (loaded === undefined) throw new CliError('the manifests did not load', EXIT_INVALID, true);
+    if (loaded.rejected > 0) throw new CliError(`${loaded.rejected} object(s) rejected`, EXIT_INVALID, true);
+  } catch (e) {
+    await registry.close();
+    throw e;
+  }
+  return { registry, close: () => registry.close() };
 }
 
 function isExposed(e: Explanation): boolean {
@@ -165,8 +189,9 @@ export function registerExplainCommand(program: Command): void {
     .addOption(
       new Option('-o, --output <format>', 'output format').choices(EXPLAIN_OUTPUT_FORMATS).default('text'),
     );
-  addFilenameOptions(cmd, 'manifests to load (services, pods, endpoint slices, nodes)');
+  addFilenameOptions(cmd, 'manifests to load (services, pods, endpoint slices, nodes)', false);
   addServiceRangeOptions(cmd);
+  addStoreOption(cmd);
   cmd.addHelpText(
     'after',
     `
@@ -175,6 +200,8 @@ services with a selector). The answer follows kube-proxy (v1.34): ready endpoint
 terminating ones when none is ready; internalTrafficPolicy for cluster IP traffic,
 externalTrafficPolicy for node ports, external IPs and load balancers; topology hints under
 trafficDistribution PreferSameZone / PreferSameNode. Without --node, no endpoint is local.
+With --store instead of -f, the state is read from that persistent registry (exactly one of -f
+and --store is required).
 
 Exit status: 0 explained (also when the outcome is DROP or REJECT), 1 invalid input
 (unreadable manifest, rejected object, service or port not found, nothing to route),
@@ -183,7 +210,8 @@ Exit status: 0 explained (also when the outcome is DROP or REJECT), 1 invalid in
 Examples:
   svcroute explain my-ns/backend-service -f app.yaml
   svcroute explain default/nginx:80 --traffic external --node node-a -f cluster/
-  svcroute explain web:http --client-ip 10.1.2.3 --node node-b -f dump.yaml -o json`,
+  svcroute explain web:http --client-ip 10.1.2.3 --node node-b -f dump.yaml -o json
+  svcroute explain default/web --store etcd://127.0.0.1:2379`,
   );
   cmd.action(async (serviceArg: string, flags: ExplainFlags, command: Command) => {
     const ctx = cliContext(command);
@@ -193,18 +221,19 @@ Examples:
         `invalid argument ${JSON.stringify(flags.clientIp)} for "--client-ip" flag: not an IP address`,
         EXIT_USAGE,
       );
-    const registry = new Registry(registryOptionsFromFlags(flags));
+    const source = readSourceFromFlags(command, flags);
+    const { registry, close } =
+      source === 'files'
+        ? await loadManifestRegistry(ctx, flags)
+        : await openStoreRegistry(flags, true, { runControllers: false });
     try {
-      await registry.ready();
-      const loaded = await applyManifestFiles(ctx, flags, registry, new Set());
-      if (loaded === undefined) throw new CliError('the manifests did not load', EXIT_INVALID, true);
-      if (loaded.rejected > 0)
-        throw new CliError(`${loaded.rejected} object(s) rejected`, EXIT_INVALID, true);
+      // The snapshot catches up with the store's content in a scheduled flush.
+      await registry.settled();
       const snapshot = registry.snapshot();
       const entries = matchingPorts(snapshot, target);
       if (entries.length === 0) {
-        const files = (flags.filename ?? []).join(', ');
-        throw new CliError(nothingToExplain(snapshot, target, files), EXIT_INVALID);
+        const where = source === 'files' ? (flags.filename ?? []).join(', ') : (flags.store ?? '').trim();
+        throw new CliError(nothingToExplain(snapshot, target, where), EXIT_INVALID);
       }
       const { node, known } = await routingNode(registry, flags.node);
       if (!known)
@@ -239,7 +268,7 @@ Examples:
       }
       ctx.stdout.write(explanations.map(formatExplanation).join('\n'));
     } finally {
-      await registry.close();
+      await close();
     }
   });
 }

@@ -1,7 +1,8 @@
 /**
  * `svcroute get services|endpointslices|pods -f FILE...`: load manifests into a registry (cluster
  * IPs and node ports allocated, the endpoints controller run) and print the result as
- * `kubectl get` prints it from an API server.
+ * `kubectl get` prints it from an API server. With `--store URL` instead of `-f`, list what a
+ * persistent registry holds.
  */
 
 import { type Command, Option } from 'commander';
@@ -12,6 +13,7 @@ import { asList, printJSON, printYAML } from '../printers/structured';
 import {
   addFilenameOptions,
   addServiceRangeOptions,
+  addStoreOption,
   CliError,
   cliContext,
   EXIT_INVALID,
@@ -19,7 +21,10 @@ import {
   type FilenameFlags,
   loadRegistry,
   objectKey,
+  openStoreRegistry,
+  readSourceFromFlags,
   type ServiceRangeFlags,
+  type StoreFlags,
 } from '../shared';
 
 /** Resource names `get` accepts (kubectl's plural, singular and short names) and their kinds. */
@@ -53,7 +58,7 @@ const RESOURCE_SINGULAR: Record<TableKind, string> = {
 /** `-o` values `get` supports. */
 export const GET_OUTPUT_FORMATS = ['wide', 'yaml', 'json', 'name'] as const;
 
-interface GetFlags extends FilenameFlags, ServiceRangeFlags {
+interface GetFlags extends FilenameFlags, ServiceRangeFlags, StoreFlags {
   readonly namespace: string;
   readonly allNamespaces?: boolean;
   readonly selector?: string;
@@ -79,11 +84,12 @@ export function parseResourceTypes(arg: string): TableKind[] {
 /**
  * The object as it is shown: `creationTimestamp` only when its manifest had one (the registry
  * stamps everything it creates, but a manifest's object has no real age); structured output
- * shows `null` for it, as kubectl does for an object without one.
+ * shows `null` for it, as kubectl does for an object without one. `timestamped` is `all` for a
+ * persistent registry, where the stamp is the object's real creation time.
  */
-function presented(o: KubeObject, timestamped: ReadonlySet<string>, structured: boolean): KubeObject {
+function presented(o: KubeObject, timestamped: ReadonlySet<string> | 'all', structured: boolean): KubeObject {
   const copy = structuredClone(o) as KubeObject;
-  if (!timestamped.has(objectKey(o.kind, o.metadata.namespace, o.metadata.name))) {
+  if (timestamped !== 'all' && !timestamped.has(objectKey(o.kind, o.metadata.namespace, o.metadata.name))) {
     if (structured) (copy.metadata as Record<string, unknown>)['creationTimestamp'] = null;
     else delete copy.metadata.creationTimestamp;
   }
@@ -101,8 +107,9 @@ export function registerGetCommand(program: Command): void {
     .option('-A, --all-namespaces', 'list across all namespaces (adds a NAMESPACE column)', false)
     .option('-l, --selector <selector>', "label selector, e.g. 'app=web,tier in (front,back),!canary'")
     .addOption(new Option('-o, --output <format>', 'output format').choices(GET_OUTPUT_FORMATS));
-  addFilenameOptions(cmd, 'manifests to load');
+  addFilenameOptions(cmd, 'manifests to load', false);
   addServiceRangeOptions(cmd);
+  addStoreOption(cmd);
   cmd.addHelpText(
     'after',
     `
@@ -111,7 +118,8 @@ Cluster IPs and node ports missing from the manifests are allocated (determinist
 cluster. With --service-cluster-ip-range or --service-node-port-range, every value is checked
 against the ranges with the API server's messages. EndpointSlices of services with a selector
 are computed from the pods, as the endpoints controller does; legacy Endpoints of services
-without one are mirrored.
+without one are mirrored. With --store instead of -f, the objects are read from that persistent
+registry as they are stored (exactly one of -f and --store is required).
 
 Exit status: 0 listed (also when nothing matched), 1 invalid input (unreadable manifest,
 rejected object, bad selector, object not found), 2 usage error.
@@ -120,11 +128,13 @@ Examples:
   svcroute get svc -f manifests/
   svcroute get endpointslices -A -f dump.yaml -o wide
   svcroute get pods -l app=web -f pods.yaml -o json
-  svcroute get svc web -f app.yaml --service-node-port-range 30000-30100`,
+  svcroute get svc web -f app.yaml --service-node-port-range 30000-30100
+  svcroute get svc -A --store etcd://127.0.0.1:2379`,
   );
   cmd.action(async (resource: string, names: string[], flags: GetFlags, command: Command) => {
     const ctx = cliContext(command);
     const kinds = parseResourceTypes(resource);
+    const source = readSourceFromFlags(command, flags);
     if (names.length > 0 && kinds.length > 1)
       throw new CliError('names can only be given with a single resource type', EXIT_USAGE);
     if (names.length > 0 && flags.allNamespaces)
@@ -138,7 +148,14 @@ Examples:
       }
     }
 
-    const { registry, timestamped } = await loadRegistry(ctx, flags);
+    // A reader runs no controllers: the writers' endpoints controller maintains the slices.
+    const { registry, timestamped, close } =
+      source === 'files'
+        ? await loadRegistry(ctx, flags).then((l) => ({ ...l, close: () => l.registry.close() }))
+        : await openStoreRegistry(flags, true, { runControllers: false }).then((s) => ({
+            ...s,
+            timestamped: 'all' as const,
+          }));
     try {
       const namespace = flags.allNamespaces ? undefined : flags.namespace;
       const structured = flags.output === 'json' || flags.output === 'yaml';
@@ -197,7 +214,7 @@ Examples:
         );
       ctx.stdout.write(tables.join('\n'));
     } finally {
-      await registry.close();
+      await close();
     }
   });
 }
