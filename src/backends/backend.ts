@@ -21,8 +21,14 @@ export interface Backend {
 
 /** Anything that publishes snapshot updates (the {@link Registry} does). */
 export interface SnapshotSource {
+  /** The current immutable snapshot; cheap to call, never blocks on I/O. */
   snapshot(): RoutingSnapshot;
+  /**
+   * Registers `listener` for every update published after this call, delivered in publication
+   * order. The return value is ignored.
+   */
   on(event: 'snapshot', listener: (update: SnapshotUpdate) => void): unknown;
+  /** Removes a listener added with {@link on}; unknown listeners are ignored. The return value is ignored. */
   off(event: 'snapshot', listener: (update: SnapshotUpdate) => void): unknown;
 }
 

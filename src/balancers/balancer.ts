@@ -157,6 +157,11 @@ export abstract class BalancerBase implements Balancer {
   /** Hook for subclasses to stop timers; runs once, before the closed picker is published. */
   protected onClose(): void {}
 
+  /**
+   * Makes `picker` current and hands it to every listener, in subscription order. A no-op once the
+   * balancer is closed, so a late timer cannot resurrect a closed balancer. A throwing listener
+   * is skipped; the remaining listeners still run.
+   */
   protected publish(picker: Picker): void {
     if (this.closed) return;
     this.#current = picker;

@@ -85,13 +85,23 @@ export interface BalancerFactoryDeps extends BalancerDeps {
 export interface BalancerFactory<C = unknown> {
   /** Wire name, unique within a registry. */
   readonly name: string;
+  /**
+   * Validates the policy's JSON options (the value under its wire name) and returns the typed
+   * config. Pure: creates nothing, starts no timer. Throws {@link BalancerConfigError} whose path
+   * starts with `path`; `registry` resolves nested child policies.
+   */
   parse(options: unknown, path: string, registry: BalancerRegistry): C;
+  /**
+   * Builds a fresh balancer from a config previously returned by {@link parse}. Never throws for
+   * a config that parsed; each call yields an independent instance.
+   */
   create(config: C, deps: BalancerFactoryDeps): Balancer;
 }
 
 /** A validated config: the policy's factory with its parsed options. */
 export interface ParsedBalancerConfig {
   readonly name: string;
+  /** Builds a new, independent balancer from the already-validated options; does not throw. */
   readonly create: (deps: BalancerFactoryDeps) => Balancer;
 }
 

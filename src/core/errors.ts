@@ -82,11 +82,20 @@ function fieldError(kind: FieldErrorKind, path: FieldPath | string, value: unkno
 
 /** Constructors mirroring apimachinery's `field.Invalid`, `field.Required`, … */
 export const fieldErrors = {
+  /** `Invalid value: <value>: <detail>` — the value is present but unacceptable. */
   invalid: (p: FieldPath | string, value: unknown, detail: string) => fieldError('Invalid', p, value, detail),
+  /** `Required value` — the field is missing or empty; the value is never printed. */
   required: (p: FieldPath | string, detail = '') => fieldError('Required', p, OMIT_VALUE, detail),
+  /** `Duplicate value: <value>` — the value repeats one earlier in the same list or set. */
   duplicate: (p: FieldPath | string, value: unknown) => fieldError('Duplicate', p, value),
+  /** `Not found: <value>` — the value refers to something that does not exist. */
   notFound: (p: FieldPath | string, value: unknown) => fieldError('NotFound', p, value),
+  /** `Forbidden: <detail>` — the field may not be set (or changed) here; the value is not printed. */
   forbidden: (p: FieldPath | string, detail: string) => fieldError('Forbidden', p, OMIT_VALUE, detail),
+  /**
+   * `Too long: may not be more than <max> bytes` — `max` counts bytes; a negative `max` means
+   * unknown and prints `value is too long`.
+   */
   tooLong: (p: FieldPath | string, value: unknown, max: number) =>
     fieldError(
       'TooLong',
@@ -94,6 +103,10 @@ export const fieldErrors = {
       value,
       max >= 0 ? `may not be more than ${max} ${max === 1 ? 'byte' : 'bytes'}` : 'value is too long',
     ),
+  /**
+   * `Too many: <actual>: must have at most <max> items` — counts of list items; a negative
+   * `actual` omits the value, a negative `max` prints `has too many items`.
+   */
   tooMany: (p: FieldPath | string, actual: number, max: number) =>
     fieldError(
       'TooMany',
@@ -101,7 +114,12 @@ export const fieldErrors = {
       actual >= 0 ? actual : OMIT_VALUE,
       max >= 0 ? `must have at most ${max} ${max === 1 ? 'item' : 'items'}` : 'has too many items',
     ),
+  /** `Internal error: <detail>` — validation itself failed, not the user's input. */
   internal: (p: FieldPath | string, detail: string) => fieldError('Internal', p, OMIT_VALUE, detail),
+  /**
+   * `Unsupported value: <value>: supported values: "a", "b"` — the value is not one of `valid`,
+   * listed in the given order, each JSON-quoted.
+   */
   notSupported: (p: FieldPath | string, value: unknown, valid: readonly string[]) =>
     fieldError(
       'NotSupported',

@@ -175,6 +175,17 @@ function splitDocuments(text: string, source: string): (RawDocument | ManifestEr
       out.push(new ManifestError(`invalid YAML: ${oneLine(e)}`, { source, documentIndex }));
       return;
     }
+    // An anchor used inside its own node (`&a [*a]`) makes a cyclic value, which no Kubernetes
+    // object can be and which every later walk would recurse into forever.
+    if (isCyclic(value)) {
+      out.push(
+        new ManifestError('invalid YAML: an alias refers to a node that contains it (recursive anchor)', {
+          source,
+          documentIndex,
+        }),
+      );
+      return;
+    }
     out.push({ value, context: { source, documentIndex, locate } });
   });
   return out;
@@ -459,4 +470,15 @@ function finishObject(
   if ((kind === 'Service' || kind === 'Pod') && object['spec'] === undefined) setOwn(object, 'spec', {});
   if (kind === 'EndpointSlice' && object['endpoints'] === undefined) setOwn(object, 'endpoints', []);
   return object as unknown as KubeObject;
+}
+
+/** True when `value` contains itself: an object or array reachable from its own descendants. */
+function isCyclic(value: unknown, ancestors: Set<object> = new Set()): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (ancestors.has(value)) return true;
+  ancestors.add(value);
+  const children = value instanceof Map ? value.values() : Object.values(value);
+  for (const child of children) if (isCyclic(child, ancestors)) return true;
+  ancestors.delete(value);
+  return false;
 }

@@ -80,14 +80,17 @@ export class ChunkedMap<V> implements ReadonlyMap<string, V> {
     return new ChunkedMap(table, size);
   }
 
+  /** The value at `key`, or `undefined`. O(1): hashes to one bucket. */
   get(key: string): V | undefined {
     return this.buckets[bucketOf(key)]?.get(key);
   }
 
+  /** Whether `key` is present. O(1): hashes to one bucket. */
   has(key: string): boolean {
     return this.buckets[bucketOf(key)]?.has(key) ?? false;
   }
 
+  /** Calls `fn` for every entry in iteration order (by bucket, not insertion); `map` is this map. */
   forEach(fn: (value: V, key: string, map: ReadonlyMap<string, V>) => void, thisArg?: unknown): void {
     for (const [k, v] of this) fn.call(thisArg, v, k, this);
   }
@@ -104,6 +107,7 @@ export class ChunkedMap<V> implements ReadonlyMap<string, V> {
     for (const b of this.buckets) if (b) yield* b.values();
   }
 
+  /** Same as {@link entries}: `[key, value]` pairs by bucket, then insertion within a bucket. */
   [Symbol.iterator](): MapIterator<[string, V]> {
     return this.entries();
   }

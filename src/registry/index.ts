@@ -46,5 +46,5 @@ export {
   needsHealthCheck,
   servicePortInfos,
 } from './service-info';
-export { endpointEqual, endpointKey, endpointsByServicePort } from './slice-endpoints';
+export { endpointEqual, endpointKey, endpointsByServicePort, portProtocolKey } from './slice-endpoints';
 export * from './store';

@@ -65,6 +65,7 @@ export class MemoryStore implements Store {
     this.historyLimit = Math.max(1, options.historyRevisions ?? DEFAULT_HISTORY_REVISIONS);
   }
 
+  /** The entry at exactly `key`, or `undefined`; the value is deep-frozen. Rejects once closed. */
   async get(key: string): Promise<StoreEntry | undefined> {
     this.assertOpen();
     return this.data.get(key);
@@ -179,6 +180,7 @@ export class MemoryStore implements Store {
     this.scheduleFlush();
   }
 
+  /** Ends every watch with a `store: closed` error; later reads and commits reject. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -164,8 +164,14 @@ export interface ObjectEvent<K extends Kind = Kind> {
 
 /** Events a {@link Registry} emits. */
 export interface RegistryEvents {
+  /**
+   * An object the registry's cache had not seen appeared (written here or by another writer to
+   * the same store); the object is frozen and carries its `resourceVersion`.
+   */
   added: (e: ObjectEvent) => void;
+  /** A cached object changed; `oldObject` is the cached version it replaces. */
   modified: (e: ObjectEvent) => void;
+  /** A cached object was removed; `object` and `oldObject` are both its last known version. */
   deleted: (e: ObjectEvent) => void;
   /** A new routing snapshot with the port-level changes (never for a no-op). */
   snapshot: (u: SnapshotUpdate) => void;

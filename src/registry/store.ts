@@ -69,6 +69,10 @@ export interface StoreEvent {
 
 /** Receives watch events in revision order, in batches (one batch per store revision or more). */
 export interface StoreWatchHandler {
+  /**
+   * A batch of changes in ascending modRevision order; a later call never carries a revision
+   * lower than one already delivered. Not called after {@link StoreWatch.cancel} or `onError`.
+   */
   onEvents(events: readonly StoreEvent[]): void;
   /** A fatal watch error (compaction, closed store). The watch is over when this is called. */
   onError(error: Error): void;
@@ -76,6 +80,7 @@ export interface StoreWatchHandler {
 
 /** A running watch. */
 export interface StoreWatch {
+  /** Stops delivery: the handler is called no more after this returns. Idempotent. */
   cancel(): void;
 }
 
@@ -83,6 +88,7 @@ export interface StoreWatch {
 export interface Store {
   /** Short name for messages (`memory`, `etcd`). */
   readonly name: string;
+  /** The entry at exactly `key` (no prefix match), or `undefined` when the key does not exist. */
   get(key: string): Promise<StoreEntry | undefined>;
   /** All entries under a prefix, and the store revision they were read at. */
   list(prefix: string): Promise<{ entries: StoreEntry[]; revision: number }>;
@@ -95,5 +101,9 @@ export interface Store {
   watch(prefix: string, afterRevision: number, handler: StoreWatchHandler): StoreWatch;
   /** Current store revision. */
   revision(): Promise<number>;
+  /**
+   * Releases the store's resources and ends every open watch with an error. Idempotent; other
+   * calls made after it reject.
+   */
   close(): Promise<void>;
 }

@@ -25,19 +25,32 @@ import { chiSquareTest, expectedCounts } from './stats';
 
 /** The assertions the suite uses (a subset of vitest's and jest's `expect`). */
 export interface BalancerConformanceMatchers {
+  /** Throws unless the actual value is `Object.is`-identical to `expected`. */
   toBe(expected: unknown): void;
+  /** Throws unless the actual value deep-equals `expected` (recursive structural equality). */
   toEqual(expected: unknown): void;
+  /** Throws if the actual value is `undefined`. */
   toBeDefined(): void;
+  /** Throws unless the actual number is strictly greater than `n`. */
   toBeGreaterThan(n: number): void;
+  /** Throws unless the actual number is greater than or equal to `n`. */
   toBeGreaterThanOrEqual(n: number): void;
+  /** Throws unless the actual object has every property of `expected` with deep-equal values. */
   toMatchObject(expected: Record<string, unknown>): void;
-  readonly not: { toBe(expected: unknown): void };
+  /** Negated matchers. */
+  readonly not: {
+    /** Throws if the actual value is `Object.is`-identical to `expected`. */
+    toBe(expected: unknown): void;
+  };
 }
 
 /** The subset of a test framework the suite needs (vitest's and jest's shapes). */
 export interface BalancerConformanceTestApi {
+  /** Declares a test group; `body` runs synchronously to register the group's tests. */
   describe(name: string, body: () => void): void;
+  /** Declares one test; a returned promise is awaited and a rejection or throw fails the test. */
   it(name: string, body: () => void | Promise<void>): void;
+  /** Wraps `actual` for assertions; a failing matcher throws. */
   expect(actual: unknown): BalancerConformanceMatchers;
 }
 

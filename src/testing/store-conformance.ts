@@ -35,19 +35,32 @@ export type ConformanceExpect = (
 
 /** Matchers used by the suite. */
 export interface ConformanceMatchers {
+  /** Throws unless the actual value is `Object.is`-identical to `expected`. */
   toBe(expected: unknown): void;
+  /** Throws unless the actual value deep-equals `expected` (recursive structural equality). */
   toEqual(expected: unknown): void;
+  /** Throws unless the actual value is `undefined`. */
   toBeUndefined(): void;
+  /** Throws unless the actual number is strictly greater than `n`. */
   toBeGreaterThan(n: number): void;
+  /** Throws unless the actual number is greater than or equal to `n`. */
   toBeGreaterThanOrEqual(n: number): void;
+  /** Throws unless the actual value's `length` property equals `n`. */
   toHaveLength(n: number): void;
+  /** Throws unless the actual value is an instance of `ctor` (prototype chain check). */
   toBeInstanceOf(ctor: abstract new (...args: never[]) => unknown): void;
 }
 
 /** The framework functions the suite registers its tests with. */
 export interface ConformanceFramework {
+  /** Declares a test group; `fn` runs synchronously to register the group's tests. */
   describe(name: string, fn: () => void): void;
+  /**
+   * Declares one async test; a rejection fails it, and so does running longer than `timeoutMs`
+   * milliseconds when given.
+   */
   it(name: string, fn: () => Promise<void>, timeoutMs?: number): void;
+  /** Wraps a value for assertions; a failing matcher throws. */
   expect: ConformanceExpect;
 }
 

@@ -117,6 +117,23 @@ describe('parseManifests', () => {
     }
   });
 
+  it('rejects a recursive anchor with an error instead of recursing forever', () => {
+    for (const body of [': &a [*a]\n', 'metadata: &m\n  name: x\n  self: *m\n']) {
+      const e = catchManifestError(() =>
+        parseManifests(`apiVersion: v1\nkind: Service\n${body}`, 'loop.yaml'),
+      );
+      expect(e.message).toBe(
+        'loop.yaml: document 0: invalid YAML: an alias refers to a node that contains it (recursive anchor)',
+      );
+    }
+    // The same node used twice, not inside itself, is fine.
+    const [o] = parseManifests(
+      'apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  labels: &l {app: web}\nspec:\n  selector: *l\n  ports:\n  - port: 80\n',
+      'shared.yaml',
+    );
+    expect((o as Service).spec.selector).toEqual({ app: 'web' });
+  });
+
   it('resolves scalars as go-yaml does: YAML 1.1 booleans, dates and "." stay strings', () => {
     const e = catchManifestError(() =>
       parseManifests(

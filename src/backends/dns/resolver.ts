@@ -34,7 +34,7 @@ import type { DnsAnswer, DnsRecord, SoaRecord } from './records';
 export type PodMode = 'disabled' | 'insecure' | 'verified';
 
 /**
- * The cluster state the resolver reads. A {@link RoutingSnapshot} satisfies it; so does a plain
+ * The cluster state the resolver reads. A {@link index!RoutingSnapshot} satisfies it; so does a plain
  * object built from manifests.
  */
 export interface DnsSourceState {

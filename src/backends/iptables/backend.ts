@@ -59,7 +59,12 @@ export interface IptablesSyncEvent {
 
 /** Events of {@link IptablesBackend}. */
 export interface IptablesBackendEvents {
+  /** A sync reached the kernel: every rule of the restore input was applied. */
   synced: (event: IptablesSyncEvent) => void;
+  /**
+   * A sync failed and the kernel kept its previous rules; a retry is scheduled. Emitted only when
+   * a listener exists, so an unhandled failure never throws from the emitter.
+   */
   error: (error: Error) => void;
 }
 

@@ -22,11 +22,30 @@ export const KUBE_PROXY_FIREWALL = 'KUBE-PROXY-FIREWALL';
 /** filter: kube-proxy's copy of kubelet's anti-martian rule for localhost node ports. */
 export const KUBE_FIREWALL = 'KUBE-FIREWALL';
 
-/** Per-service-port chain prefixes (hashed suffix, see `chain-names.ts`). */
+/**
+ * Per-service-port chain prefixes (hashed suffix, see `chain-names.ts`). `KUBE-SVC-`: the
+ * cluster-wide endpoint chain, jumped to for traffic that may go to any ready endpoint.
+ */
 export const SVC_CHAIN_PREFIX = 'KUBE-SVC-';
+/**
+ * `KUBE-SVL-`: the node-local endpoint chain, used instead of `KUBE-SVC-` when a traffic policy
+ * is `Local`; shares the service port's hash suffix.
+ */
 export const SVL_CHAIN_PREFIX = 'KUBE-SVL-';
+/**
+ * `KUBE-FW-`: the load-balancer ingress chain that enforces `loadBalancerSourceRanges`; shares
+ * the service port's hash suffix.
+ */
 export const FW_CHAIN_PREFIX = 'KUBE-FW-';
+/**
+ * `KUBE-EXT-`: the chain for externally-originated traffic (node ports, external and
+ * load-balancer IPs); shares the service port's hash suffix.
+ */
 export const EXT_CHAIN_PREFIX = 'KUBE-EXT-';
+/**
+ * `KUBE-SEP-`: one chain per endpoint that DNATs to it; its hash suffix also covers the
+ * endpoint's `ip:port`, so it differs from the service port's.
+ */
 export const SEP_CHAIN_PREFIX = 'KUBE-SEP-';
 /** Every per-service prefix: a chain with one of these is owned by the renderer. */
 export const SERVICE_CHAIN_PREFIXES: readonly string[] = [

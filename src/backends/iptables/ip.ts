@@ -13,16 +13,23 @@ export type IpFamily = 'IPv4' | 'IPv6';
 
 /** A parsed address: canonical text, family and bytes. */
 export interface ParsedIp {
+  /** `IPv4` also for IPv4-mapped IPv6 input (`::ffff:a.b.c.d`), as Go's `net.IP.To4` sees it. */
   readonly family: IpFamily;
+  /** Canonical text (`net.IP.String()`): IPv4 dotted decimal without leading zeros, IPv6 per RFC 5952. */
   readonly text: string;
+  /** Network-order bytes: 4 for IPv4, 16 for IPv6. */
   readonly bytes: readonly number[];
 }
 
 /** A parsed CIDR, network address canonicalised. */
 export interface ParsedCidr {
+  /** Family of the address part. */
   readonly family: IpFamily;
+  /** Canonical `network/prefix` text, host bits cleared (`10.1.2.3/8` becomes `10.0.0.0/8`). */
   readonly text: string;
+  /** Network-order bytes of the network address (host bits zero): 4 for IPv4, 16 for IPv6. */
   readonly network: readonly number[];
+  /** Prefix length in bits: 0–32 for IPv4, 0–128 for IPv6. */
   readonly prefix: number;
 }
 

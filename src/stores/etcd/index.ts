@@ -1,5 +1,5 @@
 /**
- * `svcroute/etcd`: the registry's {@link Store} on etcd v3, for many processes and hosts sharing
+ * `svcroute/etcd`: the registry's {@link index!Store} on etcd v3, for many processes and hosts sharing
  * one consistent set of services, plus the allocator repair pass that cleans up after crashes.
  *
  * @module

@@ -37,6 +37,10 @@ export interface AllocationRepairOptions {
   readonly clock?: Clock;
   /** Receives each pass's report (and failed passes' errors). */
   readonly onReport?: (report: RepairReport) => void;
+  /**
+   * Receives the error of a pass that failed as a whole (store unreachable, conflict); the
+   * schedule continues and the next pass retries. Without it such errors are dropped.
+   */
   readonly onError?: (error: Error) => void;
 }
 
@@ -120,6 +124,10 @@ export class AllocationRepair {
     this.tick();
   }
 
+  /**
+   * Cancels the next scheduled pass; a pass already running completes and still reports.
+   * Idempotent; {@link start} resumes.
+   */
   stop(): void {
     this.stopped = true;
     if (this.timer) this.clock.clearTimeout(this.timer);

@@ -209,6 +209,7 @@ export class EtcdStore implements Store {
     return new EtcdStore({ ...options, endpoints: u.endpoints, prefix: u.prefix });
   }
 
+  /** One linearizable range read of exactly `key` (under the store prefix), or `undefined`. */
   async get(key: string): Promise<StoreEntry | undefined> {
     const res = await this.call('get', (o) => this.client.kv.range({ key: this.codec.encode(key) }, o));
     const kv = res.kvs[0];
