@@ -3,15 +3,19 @@
  * deletes by file and by name, and a clear error naming the endpoint when etcd is down; `get`
  * and `explain` reading the same registry with `--store` instead of `-f`.
  */
+import { promises as dnsPromises } from 'node:dns';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerApplyCommand } from '../../src/cli/commands/apply';
 import { registerDeleteCommand } from '../../src/cli/commands/delete';
+import { registerDnsCommand, runDnsServe } from '../../src/cli/commands/dns';
 import { registerExplainCommand } from '../../src/cli/commands/explain';
 import { registerGetCommand } from '../../src/cli/commands/get';
+import { registerProxyCommand, runProxy } from '../../src/cli/commands/proxy';
+import { runServe } from '../../src/cli/commands/serve';
 import { attachContext, CliContext, CliError } from '../../src/cli/context';
 import { Registry } from '../../src/registry';
 import { EtcdStore } from '../../src/stores/etcd';
@@ -34,7 +38,12 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
   registerDeleteCommand(program);
   registerGetCommand(program);
   registerExplainCommand(program);
-  for (const c of program.commands) c.exitOverride();
+  registerDnsCommand(program);
+  registerProxyCommand(program);
+  for (const c of program.commands) {
+    c.exitOverride();
+    for (const sub of c.commands) sub.exitOverride();
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return { code: ctx.exitCode, out, err };
@@ -231,4 +240,179 @@ status:
     expect(down.code).toBe(1);
     expect(down.err).toContain(`etcd at http://127.0.0.1:${port} is unavailable`);
   }, 30_000);
+  it('dns serve --store answers what is applied to etcd, live', async () => {
+    const file = join(dir, 'dns-live.yaml');
+    await writeFile(
+      file,
+      `apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  clusterIP: 10.0.0.50\n  selector: {app: web}\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web-0, labels: {app: web}}\nspec: {containers: [{name: c, image: x}]}\nstatus: {podIP: 127.0.0.5, podIPs: [{ip: 127.0.0.5}], phase: Running, conditions: [{type: Ready, status: "True"}]}\n`,
+    );
+    const store = server.url('/dns');
+    expect((await run(['apply', '-f', file, '--store', store])).code).toBe(0);
+
+    const stop = new AbortController();
+    let out = '';
+    let err = '';
+    const io = {
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: (s: string) => (err += s) },
+      signal: stop.signal,
+    };
+    const running = runDnsServe({ store, listen: '127.0.0.1:0' }, io);
+    try {
+      await vi.waitFor(() => expect(out).toMatch(/^listening udp\+tcp 127\.0\.0\.1:\d+\n$/), {
+        timeout: 10000,
+      });
+      const port = Number(/:(\d+)\n/.exec(out)?.[1]);
+      const r = new dnsPromises.Resolver({ timeout: 1000, tries: 1 });
+      r.setServers([`127.0.0.1:${port}`]);
+      expect(await r.resolve4('web.default.svc.cluster.local')).toEqual(['10.0.0.50']);
+      await expect(r.resolve4('late.default.svc.cluster.local')).rejects.toMatchObject({ code: 'ENOTFOUND' });
+
+      // Another process applies a service: the running server answers it without a restart.
+      const late = join(dir, 'dns-late.yaml');
+      await writeFile(
+        late,
+        'apiVersion: v1\nkind: Service\nmetadata: {name: late}\nspec:\n  clusterIP: 10.0.0.51\n  ports: [{port: 80}]\n',
+      );
+      expect((await run(['apply', '-f', late, '--store', store])).code).toBe(0);
+      await vi.waitFor(
+        async () => expect(await r.resolve4('late.default.svc.cluster.local')).toEqual(['10.0.0.51']),
+        { timeout: 5000, interval: 100 },
+      );
+      // And a deletion stops being answered.
+      expect((await run(['delete', 'svc', 'late', '--store', store])).code).toBe(0);
+      await vi.waitFor(
+        async () =>
+          await expect(r.resolve4('late.default.svc.cluster.local')).rejects.toMatchObject({
+            code: 'ENOTFOUND',
+          }),
+        { timeout: 5000, interval: 100 },
+      );
+      expect(err).toBe('');
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
+
+  it('dns serve needs exactly one of -f and --store', async () => {
+    const file = join(dir, 'dns-both.yaml');
+    await writeFile(file, WEB);
+    const store = server.url('/dns-both');
+    const prev = process.env['SVCROUTE_STORE'];
+    delete process.env['SVCROUTE_STORE'];
+    try {
+      const argv = ['dns', 'serve', '--listen', '127.0.0.1:0'];
+      const neither = await run(argv);
+      expect(neither.code).toBe(2);
+      expect(neither.err).toBe('error: must specify -f FILE or --store URL (or set SVCROUTE_STORE)\n');
+      const both = await run([...argv, '-f', file, '--store', store]);
+      expect(both.code).toBe(2);
+      expect(both.err).toContain('-f FILE and --store URL cannot be given together');
+    } finally {
+      if (prev !== undefined) process.env['SVCROUTE_STORE'] = prev;
+    }
+  });
+  it('proxy --store opens listeners for services applied to etcd, live', async () => {
+    const store = server.url('/proxy');
+    const file = join(dir, 'proxy-web.yaml');
+    await writeFile(
+      file,
+      'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: 80}]\n',
+    );
+    expect((await run(['apply', '-f', file, '--store', store])).code).toBe(0);
+    let out = '';
+    let err = '';
+    const ctx = new CliContext({
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: (s: string) => (err += s) },
+      readStdin: async () => '',
+      now: () => new Date(),
+    });
+    const stop = new AbortController();
+    const running = runProxy(
+      ctx,
+      { store, nodeIp: ['127.0.0.1'], bind: ['127.0.0.1'], portalPort: 'auto', watch: true },
+      stop.signal,
+    );
+    try {
+      await vi.waitFor(() => expect(out).toMatch(/^listening tcp 127\.0\.0\.1:\d+ -> default\/web:80$/m), {
+        timeout: 10000,
+      });
+      expect(out).not.toContain('default/late');
+      const late = join(dir, 'proxy-late.yaml');
+      await writeFile(
+        late,
+        'apiVersion: v1\nkind: Service\nmetadata: {name: late}\nspec:\n  ports: [{port: 81}]\n',
+      );
+      expect((await run(['apply', '-f', late, '--store', store])).code).toBe(0);
+      await vi.waitFor(() => expect(out).toMatch(/^listening tcp 127\.0\.0\.1:\d+ -> default\/late:81$/m), {
+        timeout: 5000,
+        interval: 100,
+      });
+      expect(err).toBe('');
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
+
+  it('proxy needs exactly one of -f and --store', async () => {
+    const file = join(dir, 'proxy-both.yaml');
+    await writeFile(file, WEB);
+    const prev = process.env['SVCROUTE_STORE'];
+    delete process.env['SVCROUTE_STORE'];
+    try {
+      const argv = ['proxy', '--node-ip', '127.0.0.1'];
+      const neither = await run(argv);
+      expect(neither.code).toBe(2);
+      expect(neither.err).toBe('error: must specify -f FILE or --store URL (or set SVCROUTE_STORE)\n');
+      const both = await run([...argv, '-f', file, '--store', server.url('/proxy-both')]);
+      expect(both.code).toBe(2);
+      expect(both.err).toContain('-f FILE and --store URL cannot be given together');
+    } finally {
+      if (prev !== undefined) process.env['SVCROUTE_STORE'] = prev;
+    }
+  });
+  it('serve --store answers DNS for services applied to etcd, live', async () => {
+    const store = server.url('/serve');
+    const file = join(dir, 'serve-web.yaml');
+    await writeFile(
+      file,
+      'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  clusterIP: 10.0.0.60\n  ports: [{port: 80}]\n',
+    );
+    expect((await run(['apply', '-f', file, '--store', store])).code).toBe(0);
+    let out = '';
+    let err = '';
+    const ctx = new CliContext({
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: (s: string) => (err += s) },
+      readStdin: async () => '',
+      now: () => new Date(),
+    });
+    const stop = new AbortController();
+    const running = runServe(ctx, { store, dns: '127.0.0.1:0' }, stop.signal);
+    try {
+      await vi.waitFor(() => expect(out).toMatch(/^ready$/m), { timeout: 10000 });
+      expect(out).toContain(`following ${store}: 1 service(s)`);
+      const port = Number(/^dns: listening udp\+tcp 127\.0\.0\.1:(\d+)/m.exec(out)?.[1]);
+      const r = new dnsPromises.Resolver({ timeout: 1000, tries: 1 });
+      r.setServers([`127.0.0.1:${port}`]);
+      expect(await r.resolve4('web.default.svc.cluster.local')).toEqual(['10.0.0.60']);
+      const late = join(dir, 'serve-late.yaml');
+      await writeFile(
+        late,
+        'apiVersion: v1\nkind: Service\nmetadata: {name: late}\nspec:\n  clusterIP: 10.0.0.61\n  ports: [{port: 80}]\n',
+      );
+      expect((await run(['apply', '-f', late, '--store', store])).code).toBe(0);
+      await vi.waitFor(
+        async () => expect(await r.resolve4('late.default.svc.cluster.local')).toEqual(['10.0.0.61']),
+        { timeout: 5000, interval: 100 },
+      );
+      expect(err).toBe('');
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
 });

@@ -1,16 +1,18 @@
 /**
  * `svcroute dns serve`: an authoritative cluster DNS server for the objects in manifest files,
- * reloaded when the files change.
+ * reloaded when the files change, or in a persistent registry (`--store`), followed live.
  *
  * @module
  */
 import { watch } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { attachBackend } from '../../backends/backend';
 import { DEFAULT_CLUSTER_ZONE, DEFAULT_TTL_S, DnsBackend, type PodMode } from '../../backends/dns';
 import type { RoutingSnapshot } from '../../core/snapshot';
 import type { KubeObject, Pod } from '../../core/types';
 import { loadManifestFiles } from '../../manifest';
 import { Registry } from '../../registry';
+import { addStoreOption, openStoreRegistry, readSourceFromFlags, type StoreFlags } from '../shared';
 
 /** Cluster state read from manifests: the snapshot plus the pods (for `--pods verified`). */
 export interface ManifestState {
@@ -34,8 +36,8 @@ export async function loadManifestState(files: readonly string[]): Promise<Manif
   }
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function parseTtl(value: string): number {
@@ -49,10 +51,10 @@ export function registerDnsCommand(program: Command): void {
   const dns =
     program.commands.find((c) => c.name() === 'dns') ??
     program.command('dns').description('cluster DNS server');
-  dns
+  const serve = dns
     .command('serve')
     .description('serve the cluster DNS zone for the objects in the given manifests (UDP and TCP)')
-    .requiredOption('-f, --filename <file>', 'manifest file or directory (repeatable)', collect, [])
+    .option('-f, --filename <file>', 'manifest file or directory (repeatable)', collect)
     .requiredOption('--listen <addr>', 'address to listen on, IP:PORT (e.g. 127.0.0.1:5353)')
     .option('--zone <zone>', 'cluster domain', DEFAULT_CLUSTER_ZONE)
     .addOption(new Option('--ttl <seconds>', 'TTL of the records').default(DEFAULT_TTL_S).argParser(parseTtl))
@@ -67,24 +69,34 @@ export function registerDnsCommand(program: Command): void {
       collect,
       [],
     )
-    .option('--no-watch', 'do not reload when the files change')
-    .action(async (opts: DnsServeOptions) => {
-      const stop = new AbortController();
-      const onSignal = () => stop.abort();
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      try {
-        await runDnsServe(opts, { stdout: process.stdout, stderr: process.stderr, signal: stop.signal });
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-    });
+    .option('--no-watch', 'do not reload when the files change');
+  addStoreOption(serve);
+  serve.action(async (opts: DnsServeOptions & StoreFlags, command: Command) => {
+    // Exactly one source; with --store the server follows the registry live (no file watching).
+    const { store: _fromEnv, ...fileOpts } = opts;
+    const run: DnsServeOptions = readSourceFromFlags(command, opts) === 'files' ? fileOpts : opts;
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      await runDnsServe(run, { stdout: process.stdout, stderr: process.stderr, signal: stop.signal });
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  });
 }
 
 /** Options of {@link runDnsServe} (the parsed flags of `dns serve`). */
 export interface DnsServeOptions {
-  readonly filename: readonly string[];
+  /** Manifests to serve; ignored when {@link store} is set. */
+  readonly filename?: readonly string[];
+  /**
+   * `--store` URL (`etcd://HOST:PORT[/prefix]`): serve that persistent registry live instead of
+   * files, following every change another process applies.
+   */
+  readonly store?: string;
   readonly listen: string;
   readonly zone?: string;
   readonly ttl?: number;
@@ -108,7 +120,9 @@ export interface DnsServeIO {
  * files do not load).
  */
 export async function runDnsServe(opts: DnsServeOptions, io: DnsServeIO): Promise<void> {
-  let state = await loadManifestState(opts.filename);
+  if (opts.store !== undefined && opts.store.trim() !== '') return runDnsServeFromStore(opts, io);
+  const filename = opts.filename ?? [];
+  let state = await loadManifestState(filename);
   const backend = new DnsBackend({
     listen: opts.listen,
     zone: opts.zone ?? DEFAULT_CLUSTER_ZONE,
@@ -134,7 +148,7 @@ export async function runDnsServe(opts: DnsServeOptions, io: DnsServeIO): Promis
       do {
         again = false;
         try {
-          state = await loadManifestState(opts.filename);
+          state = await loadManifestState(filename);
           if (io.signal.aborted) break;
           backend.load(state.snapshot);
           io.stderr.write(`dns: reloaded ${state.snapshot.services.size} services\n`);
@@ -147,7 +161,7 @@ export async function runDnsServe(opts: DnsServeOptions, io: DnsServeIO): Promis
       reloading = undefined;
     })();
   };
-  const watchers = (opts.watch ?? true) ? watchFiles(opts.filename, reload) : [];
+  const watchers = (opts.watch ?? true) ? watchFiles(filename, reload) : [];
   if (!io.signal.aborted) {
     await new Promise<void>((resolve) =>
       io.signal.addEventListener('abort', () => resolve(), { once: true }),
@@ -156,6 +170,63 @@ export async function runDnsServe(opts: DnsServeOptions, io: DnsServeIO): Promis
   for (const w of watchers) w.close();
   await reloading;
   await backend.close();
+}
+
+/** The DNS backend's options common to both sources. */
+function backendOptions(opts: DnsServeOptions, io: DnsServeIO, listPods: () => Iterable<Pod>) {
+  return {
+    listen: opts.listen,
+    zone: opts.zone ?? DEFAULT_CLUSTER_ZONE,
+    ttl: opts.ttl ?? DEFAULT_TTL_S,
+    pods: opts.pods ?? 'disabled',
+    upstreams: opts.upstream ?? [],
+    listPods,
+    onError: (err: Error) => io.stderr.write(`dns: ${err.message}\n`),
+  };
+}
+
+async function waitForAbort(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return;
+  await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/**
+ * Serves a persistent registry live: the registry (no controllers of its own; the writers
+ * maintain the slices) follows the store's watch, and every snapshot it publishes is fed to the
+ * DNS backend, so objects applied by other processes are answered without a restart.
+ */
+async function runDnsServeFromStore(opts: DnsServeOptions, io: DnsServeIO): Promise<void> {
+  const { registry, close } = await openStoreRegistry(opts, true, { runControllers: false });
+  try {
+    // `--pods verified` needs the pods synchronously: keep a copy refreshed on every pod event.
+    let pods: readonly Pod[] = await registry.list('Pod');
+    let refreshing = Promise.resolve();
+    const refreshPods = (event: { kind: string }) => {
+      if (event.kind !== 'Pod') return;
+      refreshing = refreshing.then(async () => {
+        pods = await registry.list('Pod');
+      });
+    };
+    for (const ev of ['added', 'modified', 'deleted'] as const) registry.on(ev, refreshPods);
+    const backend = new DnsBackend(backendOptions(opts, io, () => pods));
+    const attached = attachBackend(registry, backend, {
+      onError: (err) => io.stderr.write(`dns: ${err.message}\n`),
+    });
+    try {
+      await attached.idle();
+      const { host, port } = await backend.start();
+      const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+      io.stdout.write(`listening udp+tcp ${shown}\n`);
+      await waitForAbort(io.signal);
+    } finally {
+      attached.detach();
+      for (const ev of ['added', 'modified', 'deleted'] as const) registry.off(ev, refreshPods);
+      await refreshing.catch(() => {});
+      await backend.close();
+    }
+  } finally {
+    await close();
+  }
 }
 
 /** Watches the given paths; `onChange` is called (debounced) after any change. */

@@ -2,7 +2,7 @@
  * `svcroute proxy`: kube-proxy's userspace mode for the objects in manifest files. Every NodePort
  * listens on the node IP(s), every ClusterIP port on the bind address (its portal), cluster,
  * external and load-balancer IPs on themselves when they are on this host. Reloads when the
- * files change; SIGINT/SIGTERM stop it.
+ * files change, or with `--store` follows a persistent registry live; SIGINT/SIGTERM stop it.
  *
  * @module
  */
@@ -10,13 +10,25 @@ import { watch } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { isIP } from 'node:net';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { attachBackend } from '../../backends/backend';
 import { InprocessProxyBackend, type ListenerInfo } from '../../backends/inprocess';
 import type { RoutingSnapshot } from '../../core/snapshot';
 import { CliContext, CliError, cliContext, EXIT_USAGE } from '../context';
-import { addFilenameOptions, type FilenameFlags, loadRegistry } from '../shared';
+import {
+  addFilenameOptions,
+  addStoreOption,
+  type FilenameFlags,
+  loadRegistry,
+  openStoreRegistry,
+  readSourceFromFlags,
+  type StoreFlags,
+} from '../shared';
 
-/** Flags of `svcroute proxy`. */
-export interface ProxyFlags extends FilenameFlags {
+/**
+ * Flags of `svcroute proxy`. With `store` set, the proxy follows that persistent registry live
+ * instead of reading `filename`.
+ */
+export interface ProxyFlags extends FilenameFlags, StoreFlags {
   readonly nodeIp: string[];
   readonly bind: string[];
   readonly nodeName?: string;
@@ -91,7 +103,10 @@ async function loadSnapshot(ctx: CliContext, flags: ProxyFlags): Promise<Routing
  */
 export async function runProxy(ctx: CliContext, flags: ProxyFlags, signal: AbortSignal): Promise<void> {
   if (flags.nodeIp.length === 0) throw new CliError('--node-ip is required', EXIT_USAGE);
-  let snapshot = await loadSnapshot(ctx, flags);
+  const fromStore = flags.store !== undefined && flags.store.trim() !== '';
+  // A reader of a shared store runs no controllers: the writers maintain the slices.
+  const live = fromStore ? await openStoreRegistry(flags, true, { runControllers: false }) : undefined;
+  let snapshot = live ? live.registry.snapshot() : await loadSnapshot(ctx, flags);
   const proxy = new InprocessProxyBackend({
     nodeAddresses: flags.nodeIp,
     portalAddresses: flags.bind,
@@ -109,7 +124,17 @@ export async function runProxy(ctx: CliContext, flags: ProxyFlags, signal: Abort
   // makes the backend reconcile the whole snapshot.
   const apply = (next: RoutingSnapshot) =>
     proxy.sync({ previous: undefined, current: next, changes: [], changedServices: new Set() });
-  await apply(snapshot);
+  let attached: ReturnType<typeof attachBackend> | undefined;
+  if (live) {
+    // Registered before the backend's feed, so listener lines name the snapshot being applied.
+    live.registry.on('snapshot', (u) => {
+      snapshot = u.current;
+    });
+    attached = attachBackend(live.registry, proxy, {
+      onError: (e) => ctx.err(`error: sync failed: ${e.message}`),
+    });
+    await attached.idle();
+  } else await apply(snapshot);
 
   let metricsServer: Server | undefined;
   if (flags.metrics) {
@@ -148,7 +173,7 @@ export async function runProxy(ctx: CliContext, flags: ProxyFlags, signal: Abort
     });
   };
   const watchers: { close(): void }[] = [];
-  if (flags.watch) {
+  if (flags.watch && !live) {
     let timer: NodeJS.Timeout | undefined;
     for (const path of flags.filename ?? []) {
       if (path === '-') continue;
@@ -168,8 +193,11 @@ export async function runProxy(ctx: CliContext, flags: ProxyFlags, signal: Abort
     await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
   for (const w of watchers) w.close();
   await reloading;
+  attached?.detach();
+  await attached?.idle();
   metricsServer?.close();
   await proxy.close();
+  await live?.close();
 }
 
 /** Registers `svcroute proxy`. */
@@ -179,7 +207,8 @@ export function registerProxyCommand(program: Command): void {
     .description(
       'userspace proxy for the services in the manifests: NodePorts on the node IP, ClusterIP ports on the bind address',
     );
-  addFilenameOptions(cmd, 'manifests (services, endpoint slices, pods)')
+  addFilenameOptions(cmd, 'manifests (services, endpoint slices, pods)', false);
+  addStoreOption(cmd)
     .requiredOption('--node-ip <ips>', 'node IP(s) NodePorts listen on (repeatable, comma-separated)', ipList)
     .option(
       '--bind <ips>',
@@ -196,7 +225,13 @@ export function registerProxyCommand(program: Command): void {
     .option('--no-watch', 'do not reload when the files change')
     .action(async function (this: Command) {
       const opts = this.opts<Omit<ProxyFlags, 'bind'> & { bind?: string[] }>();
-      const flags: ProxyFlags = { ...opts, bind: opts.bind ?? ['127.0.0.1'] };
+      const { store: _fromEnv, ...fileOpts } = opts;
+      // Exactly one source: files (watched) or a store (followed live).
+      const source = readSourceFromFlags(this, opts);
+      const flags: ProxyFlags = {
+        ...(source === 'files' ? fileOpts : opts),
+        bind: opts.bind ?? ['127.0.0.1'],
+      };
       const ctx = contextOf(this);
       const abort = new AbortController();
       const stop = () => abort.abort();

@@ -21,6 +21,7 @@ import { CliContext } from '../context';
 import {
   addFilenameOptions,
   addServiceRangeOptions,
+  addStoreOption,
   CliError,
   cliContext,
   describeLocation,
@@ -28,9 +29,12 @@ import {
   type FilenameFlags,
   filenamePaths,
   objectKey,
+  openStoreRegistry,
   readManifestFlags,
+  readSourceFromFlags,
   registryOptionsFromFlags,
   type ServiceRangeFlags,
+  type StoreFlags,
   sortForCreation,
 } from '../shared';
 import { describeListener } from './proxy';
@@ -39,7 +43,7 @@ import { describeListener } from './proxy';
 export const SERVE_RELOAD_DEBOUNCE_MS = 200;
 
 /** The flags of `serve`. */
-export interface ServeFlags extends FilenameFlags, ServiceRangeFlags {
+export interface ServeFlags extends FilenameFlags, ServiceRangeFlags, StoreFlags {
   /** Serve cluster DNS on this `IP:PORT`. */
   readonly dns?: string;
   /** Run the userspace proxy. */
@@ -187,7 +191,13 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, signal: Abort
     throw new CliError('nothing to serve: give --dns IP:PORT, --proxy, or both', EXIT_USAGE);
   checkAddress('--node-ip', flags.nodeIp);
   checkAddress('--bind', flags.bind);
-  const registry = new Registry(registryOptionsFromFlags(flags));
+  // With a store, the registry follows it live (a reader: the writers' controllers maintain the
+  // slices) and nothing is loaded or watched; every backend follows the registry.
+  const live =
+    flags.store !== undefined && flags.store.trim() !== ''
+      ? await openStoreRegistry(flags, true, { runControllers: false })
+      : undefined;
+  const registry = live ? live.registry : new Registry(registryOptionsFromFlags(flags));
   // Standard input can be read once; a reload (another file changed) reuses what it held.
   let stdinText: Promise<string> | undefined;
   const loadCtx = new CliContext({
@@ -199,7 +209,7 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, signal: Abort
     },
     now: ctx.now,
   });
-  const closers: (() => Promise<void>)[] = [() => registry.close()];
+  const closers: (() => Promise<void>)[] = [() => (live ? live.close() : registry.close())];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch(() => {});
   };
@@ -207,12 +217,16 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, signal: Abort
   const files = filenamePaths(flags.filename);
   try {
     await registry.ready();
-    const first = await applyManifestFiles(loadCtx, flags, registry, new Set());
-    if (first === undefined) throw new CliError('the manifests did not load', 1, true);
-    if (first.rejected > 0) throw new CliError(`${first.rejected} object(s) rejected`, 1, true);
-    let owned = first.keys;
     const services = () => registry.snapshot().services.size;
-    ctx.out(`loaded ${first.keys.size} object(s), ${services()} service(s) from ${files.join(', ')}`);
+    let owned = new Set<string>();
+    if (live) ctx.out(`following ${flags.store ?? ''}: ${services()} service(s)`);
+    else {
+      const first = await applyManifestFiles(loadCtx, flags, registry, new Set());
+      if (first === undefined) throw new CliError('the manifests did not load', 1, true);
+      if (first.rejected > 0) throw new CliError(`${first.rejected} object(s) rejected`, 1, true);
+      owned = first.keys;
+      ctx.out(`loaded ${first.keys.size} object(s), ${services()} service(s) from ${files.join(', ')}`);
+    }
     for (const line of describeServices(registry.snapshot(), flags.zone ?? 'cluster.local'))
       ctx.out(`  ${line}`);
 
@@ -295,7 +309,8 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, signal: Abort
         reloading = undefined;
       })();
     };
-    const watchers = (flags.watch ?? true) ? watchPaths(files, flags.recursive ?? false, reload) : [];
+    const watchers =
+      (flags.watch ?? true) && !live ? watchPaths(files, flags.recursive ?? false, reload) : [];
     if (!signal.aborted)
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     for (const w of watchers) w.close();
@@ -386,11 +401,16 @@ export function registerServeCommand(program: Command): void {
     .option('--node-name <name>', 'node name this process stands for, for Local traffic policies')
     .option('--zone <domain>', 'cluster domain of the DNS zone', 'cluster.local')
     .option('--no-watch', 'do not reload when the files change');
-  addFilenameOptions(cmd, 'manifests to serve');
+  addFilenameOptions(cmd, 'manifests to serve', false);
   addServiceRangeOptions(cmd);
+  addStoreOption(cmd);
   cmd.addHelpText(
     'after',
     `
+With --store etcd://HOST:PORT[/prefix] instead of -f, serves that persistent registry and
+follows it live: objects applied by other processes are answered and proxied without a
+restart (exactly one of -f and --store is required).
+
 Prints one line per thing served ("dns: listening udp+tcp ADDR", "proxy: listening tcp
 ADDR:PORT -> ns/svc:port"), then "ready". When a file changes, its objects are applied
 again and objects removed from the files are deleted: DNS answers and proxy listeners follow.
@@ -410,8 +430,11 @@ Examples:
   svcroute serve -f app.yaml --proxy --node-ip 127.0.0.1 --bind 127.0.0.1 --portal-port auto
   dig @127.0.0.1 -p 5353 backend-service.my-ns.svc.cluster.local`,
   );
-  cmd.action(async (flags: ServeFlags, command: Command) => {
+  cmd.action(async (opts: ServeFlags, command: Command) => {
     const ctx = cliContext(command);
+    // Exactly one source: files (watched) or a store (followed live).
+    const { store: _fromEnv, ...fileFlags } = opts;
+    const flags: ServeFlags = readSourceFromFlags(command, opts) === 'files' ? fileFlags : opts;
     const stop = new AbortController();
     const onSignal = () => stop.abort();
     process.on('SIGINT', onSignal);
