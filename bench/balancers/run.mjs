@@ -60,26 +60,16 @@ function timeSlice(batch) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/**
- * Runs `batch` for ROUNDS slices, each right after a slice of the bare loop `bare` for the same
- * n, so that the slowdown is a ratio of neighbours: load from other processes moves both sides
- * of each ratio together. Returns median picks/s, median slowdown and GCs seen.
- */
-async function measure(batch, bare) {
+/** Runs `batch` for ROUNDS slices; returns the median picks/s and the GCs seen meanwhile. */
+async function measure(batch) {
   for (let w = 0; w < 5; w++) batch(); // warm up the JIT
   globalThis.gc?.();
   await new Promise((r) => setImmediate(r));
   const gcBefore = gcCount;
   const rates = [];
-  const slowdowns = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const base = bare ? timeSlice(bare) : undefined;
-    const rate = timeSlice(batch);
-    rates.push(rate);
-    if (base !== undefined) slowdowns.push(base / rate);
-  }
+  for (let r = 0; r < ROUNDS; r++) rates.push(timeSlice(batch));
   await new Promise((r) => setImmediate(r));
-  return { rate: median(rates), slowdown: slowdowns.length ? median(slowdowns) : 1, gcs: gcCount - gcBefore };
+  return { rate: median(rates), gcs: gcCount - gcBefore };
 }
 
 // Each policy gets a freshly compiled loop (new Function), so V8's type feedback at the
@@ -127,7 +117,7 @@ const policies = [
 
 const started = performance.now();
 const baseline = {};
-const bareLoops = {};
+
 const rows = [];
 for (const n of SIZES) {
   const arr = endpoints(n);
@@ -142,8 +132,8 @@ for (const n of SIZES) {
       state.sink = sink;
     };`,
   );
-  bareLoops[n] = bare(arr, n, state);
-  baseline[n] = await measure(bareLoops[n]);
+
+  baseline[n] = await measure(bare(arr, n, state));
 }
 for (const p of policies) {
   const row = { name: p.name, cells: {} };
@@ -151,7 +141,7 @@ for (const p of policies) {
     // Default injectables (Math.random, the system clock), as in production, unless the row says otherwise.
     const b = p.make(p.seeded ? { rng: new lib.SeededRng(n) } : {});
     b.update(endpoints(n));
-    row.cells[n] = await measure(pickLoop(b.picker, p.ctx, p.done === true), bareLoops[n]);
+    row.cells[n] = await measure(pickLoop(b.picker, p.ctx, p.done === true));
     b.close();
   }
   rows.push(row);

@@ -175,6 +175,29 @@ export abstract class BalancerBase implements Balancer {
   }
 }
 
+/**
+ * A balancer that rebuilds its picker from the de-duplicated endpoint set on every update. An
+ * empty set always publishes the no-endpoints picker (after {@link EndpointSetBalancer.onEmpty}
+ * drops per-endpoint state); any other set publishes what {@link EndpointSetBalancer.build} returns.
+ */
+export abstract class EndpointSetBalancer extends BalancerBase {
+  update(endpoints: readonly Endpoint[]): void {
+    const eps = uniqueEndpoints(endpoints);
+    if (eps.length === 0) {
+      this.onEmpty();
+      this.publish(unavailablePicker(UNAVAILABLE_NO_ENDPOINTS));
+      return;
+    }
+    this.publish(this.build(eps));
+  }
+
+  /** The picker for a non-empty endpoint set (a fresh array the policy may reorder). */
+  protected abstract build(endpoints: Endpoint[]): Picker;
+
+  /** Drops per-endpoint state when the set becomes empty. */
+  protected onEmpty(): void {}
+}
+
 /** Drops later duplicates by `key`, keeping the first occurrence and the input order. */
 export function uniqueEndpoints(endpoints: readonly Endpoint[]): Endpoint[] {
   const seen = new Set<string>();

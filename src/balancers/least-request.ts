@@ -13,14 +13,11 @@
 import { mathRng, type Rng } from '../core/random';
 import type { Endpoint } from '../core/snapshot';
 import {
-  BalancerBase,
   type BalancerDeps,
+  EndpointSetBalancer,
   type Picker,
   type PickResult,
   resolveWeights,
-  UNAVAILABLE_NO_ENDPOINTS,
-  unavailablePicker,
-  uniqueEndpoints,
 } from './balancer';
 import { configObject, numberField } from './config';
 import { EdfScheduler } from './edf';
@@ -134,7 +131,7 @@ class WeightedLeastRequestPicker implements Picker {
 }
 
 /** Least-request balancing (power of two choices; Envoy's active_request_bias when weighted). */
-export class LeastRequestBalancer extends BalancerBase {
+export class LeastRequestBalancer extends EndpointSetBalancer {
   readonly name = LEAST_REQUEST_POLICY;
   private readonly config: ReturnType<typeof parseLeastRequestConfig>;
   private readonly rng: Rng;
@@ -146,13 +143,11 @@ export class LeastRequestBalancer extends BalancerBase {
     this.rng = deps.rng ?? mathRng;
   }
 
-  update(endpoints: readonly Endpoint[]): void {
-    const eps = uniqueEndpoints(endpoints);
-    if (eps.length === 0) {
-      this.loads = new Map();
-      this.publish(unavailablePicker(UNAVAILABLE_NO_ENDPOINTS));
-      return;
-    }
+  protected override onEmpty(): void {
+    this.loads = new Map();
+  }
+
+  protected build(eps: Endpoint[]): Picker {
     const next = new Map<string, Load>();
     const loads = eps.map((e) => {
       // Endpoints that stay keep their load object, so `done()` of earlier picks still lands.
@@ -164,11 +159,9 @@ export class LeastRequestBalancer extends BalancerBase {
     this.loads = next;
     const weights = resolveWeights(eps);
     const equal = weights.every((w) => w === weights[0]);
-    this.publish(
-      equal && !this.config.biasExplicit
-        ? new ChoicesPicker(loads, this.config.choiceCount, this.rng)
-        : new WeightedLeastRequestPicker(loads, weights, this.config.activeRequestBias, this.rng),
-    );
+    return equal && !this.config.biasExplicit
+      ? new ChoicesPicker(loads, this.config.choiceCount, this.rng)
+      : new WeightedLeastRequestPicker(loads, weights, this.config.activeRequestBias, this.rng);
   }
 
   /** Requests picked and not yet `done()` per endpoint key (for inspection and tests). */

@@ -9,16 +9,13 @@
 import { mathRng, type Rng } from '../core/random';
 import type { Endpoint } from '../core/snapshot';
 import {
-  BalancerBase,
   type BalancerDeps,
   type EndpointPick,
+  EndpointSetBalancer,
   frozenResults,
   type PickContext,
   type Picker,
   type PickResult,
-  UNAVAILABLE_NO_ENDPOINTS,
-  unavailablePicker,
-  uniqueEndpoints,
 } from './balancer';
 import { BalancerConfigError, choiceField, configObject, isPrime, numberField } from './config';
 import { type HostKeySource, hashedHosts, mod64, modSafe, requestHash } from './hash-input';
@@ -150,7 +147,7 @@ class MaglevPicker implements Picker {
  * {@link PickContext.hash} or {@link PickContext.hashKey}; without either a pick is random.
  * Rebuilding the table costs O(M) per update (M = table size), picks are O(1).
  */
-export class MaglevBalancer extends BalancerBase {
+export class MaglevBalancer extends EndpointSetBalancer {
   readonly name = MAGLEV_POLICY;
   private readonly config: Required<MaglevConfig>;
   private readonly rng: Rng;
@@ -162,16 +159,14 @@ export class MaglevBalancer extends BalancerBase {
     this.rng = deps.rng ?? mathRng;
   }
 
-  update(endpoints: readonly Endpoint[]): void {
-    const eps = uniqueEndpoints(endpoints);
-    if (eps.length === 0) {
-      this.lastTable = undefined;
-      this.publish(unavailablePicker(UNAVAILABLE_NO_ENDPOINTS));
-      return;
-    }
+  protected override onEmpty(): void {
+    this.lastTable = undefined;
+  }
+
+  protected build(eps: Endpoint[]): Picker {
     const table = buildMaglevTable(hashedHosts(eps, this.config.hostKey), this.config.tableSize);
     this.lastTable = { endpoints: eps, table };
-    this.publish(new MaglevPicker(table, frozenResults(eps), this.rng));
+    return new MaglevPicker(table, frozenResults(eps), this.rng);
   }
 
   /** The current table as endpoints per slot (for inspection and tests); empty when there are none. */

@@ -12,14 +12,11 @@ import { type Clock, systemClock } from '../core/clock';
 import { mathRng, type Rng } from '../core/random';
 import type { Endpoint } from '../core/snapshot';
 import {
-  BalancerBase,
   type BalancerDeps,
+  EndpointSetBalancer,
   type Picker,
   type PickOutcome,
   type PickResult,
-  UNAVAILABLE_NO_ENDPOINTS,
-  unavailablePicker,
-  uniqueEndpoints,
 } from './balancer';
 import { configObject, numberField } from './config';
 
@@ -127,7 +124,7 @@ class PeakEwmaPicker implements Picker {
 }
 
 /** Peak-EWMA with power of two choices (Finagle / Linkerd). Ignores weights. */
-export class PeakEwmaBalancer extends BalancerBase {
+export class PeakEwmaBalancer extends EndpointSetBalancer {
   readonly name = PEAK_EWMA_POLICY;
   private readonly config: ReturnType<typeof parsePeakEwmaConfig>;
   private readonly rng: Rng;
@@ -141,13 +138,11 @@ export class PeakEwmaBalancer extends BalancerBase {
     this.clock = deps.clock ?? systemClock;
   }
 
-  update(endpoints: readonly Endpoint[]): void {
-    const eps = uniqueEndpoints(endpoints);
-    if (eps.length === 0) {
-      this.loads = new Map();
-      this.publish(unavailablePicker(UNAVAILABLE_NO_ENDPOINTS));
-      return;
-    }
+  protected override onEmpty(): void {
+    this.loads = new Map();
+  }
+
+  protected build(eps: Endpoint[]): Picker {
     const now = this.clock.now();
     const next = new Map<string, EwmaLoad>();
     const loads = eps.map((e) => {
@@ -159,7 +154,7 @@ export class PeakEwmaBalancer extends BalancerBase {
       return load;
     });
     this.loads = next;
-    this.publish(new PeakEwmaPicker(loads, this.rng, this.clock));
+    return new PeakEwmaPicker(loads, this.rng, this.clock);
   }
 
   /** Current load per endpoint key (decayed to now), for inspection and tests. */

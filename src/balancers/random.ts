@@ -7,15 +7,12 @@
 import { mathRng, type Rng } from '../core/random';
 import type { Endpoint } from '../core/snapshot';
 import {
-  BalancerBase,
   type BalancerDeps,
   type EndpointPick,
+  EndpointSetBalancer,
   frozenResults,
   type Picker,
   type PickResult,
-  UNAVAILABLE_NO_ENDPOINTS,
-  unavailablePicker,
-  uniqueEndpoints,
 } from './balancer';
 import { configObject } from './config';
 
@@ -110,7 +107,7 @@ class FastRandomPicker implements Picker {
 }
 
 /** Uniform random balancing (kube-proxy iptables mode). Ignores weights. */
-export class RandomBalancer extends BalancerBase {
+export class RandomBalancer extends EndpointSetBalancer {
   readonly name = RANDOM_POLICY;
   private readonly rng: Rng;
 
@@ -119,13 +116,8 @@ export class RandomBalancer extends BalancerBase {
     this.rng = deps.rng ?? mathRng;
   }
 
-  update(endpoints: readonly Endpoint[]): void {
-    const eps = uniqueEndpoints(endpoints);
-    if (eps.length === 0) {
-      this.publish(unavailablePicker(UNAVAILABLE_NO_ENDPOINTS));
-      return;
-    }
+  protected build(eps: Endpoint[]): Picker {
     const results = frozenResults(eps);
-    this.publish(this.rng === mathRng ? new FastRandomPicker(results) : new RandomPicker(results, this.rng));
+    return this.rng === mathRng ? new FastRandomPicker(results) : new RandomPicker(results, this.rng);
   }
 }

@@ -9,16 +9,13 @@
 import { mathRng, type Rng } from '../core/random';
 import type { Endpoint } from '../core/snapshot';
 import {
-  BalancerBase,
   type BalancerDeps,
   type EndpointPick,
+  EndpointSetBalancer,
   frozenResults,
   type PickContext,
   type Picker,
   type PickResult,
-  UNAVAILABLE_NO_ENDPOINTS,
-  unavailablePicker,
-  uniqueEndpoints,
 } from './balancer';
 import { BalancerConfigError, choiceField, configObject, numberField } from './config';
 import { type HostKeySource, hashedHosts, requestHash } from './hash-input';
@@ -160,7 +157,7 @@ class RingHashPicker implements Picker {
  * Ring-hash consistent hashing, Envoy-compatible (xxHash64 points). Requests carry their hash in
  * {@link PickContext.hash} or {@link PickContext.hashKey}; without either a pick is random.
  */
-export class RingHashBalancer extends BalancerBase {
+export class RingHashBalancer extends EndpointSetBalancer {
   readonly name = RING_HASH_POLICY;
   private readonly config: Required<RingHashConfig>;
   private readonly rng: Rng;
@@ -172,20 +169,18 @@ export class RingHashBalancer extends BalancerBase {
     this.rng = deps.rng ?? mathRng;
   }
 
-  update(endpoints: readonly Endpoint[]): void {
-    const eps = uniqueEndpoints(endpoints);
-    if (eps.length === 0) {
-      this.built = undefined;
-      this.publish(unavailablePicker(UNAVAILABLE_NO_ENDPOINTS));
-      return;
-    }
+  protected override onEmpty(): void {
+    this.built = undefined;
+  }
+
+  protected build(eps: Endpoint[]): Picker {
     const ring = buildHashRing(
       hashedHosts(eps, this.config.hostKey),
       this.config.minimumRingSize,
       this.config.maximumRingSize,
     );
     this.built = { ring, endpoints: eps };
-    this.publish(new RingHashPicker(ring, frozenResults(eps), this.rng));
+    return new RingHashPicker(ring, frozenResults(eps), this.rng);
   }
 
   /** The current ring as `{hash, endpoint}` points in ring order (for inspection and tests). */

@@ -9,15 +9,12 @@
 import { mathRng, type Rng, shuffle } from '../core/random';
 import type { Endpoint } from '../core/snapshot';
 import {
-  BalancerBase,
   type BalancerDeps,
   type EndpointPick,
+  EndpointSetBalancer,
   frozenResults,
   type Picker,
   type PickResult,
-  UNAVAILABLE_NO_ENDPOINTS,
-  unavailablePicker,
-  uniqueEndpoints,
 } from './balancer';
 import { booleanField, configObject } from './config';
 
@@ -60,7 +57,7 @@ class RoundRobinPicker implements Picker {
 }
 
 /** Round-robin over the endpoints in the order given from a random start, or shuffled (`shuffle`). Ignores weights. */
-export class RoundRobinBalancer extends BalancerBase {
+export class RoundRobinBalancer extends EndpointSetBalancer {
   readonly name = ROUND_ROBIN_POLICY;
   private readonly rng: Rng;
   private readonly shuffle: boolean;
@@ -74,18 +71,13 @@ export class RoundRobinBalancer extends BalancerBase {
     this.shuffle = parseRoundRobinConfig(config).shuffle;
   }
 
-  update(endpoints: readonly Endpoint[]): void {
-    const eps = uniqueEndpoints(endpoints);
-    if (eps.length === 0) {
-      this.lastSet = '';
-      this.current = undefined;
-      this.publish(unavailablePicker(UNAVAILABLE_NO_ENDPOINTS));
-      return;
-    }
-    if (!this.shuffle) {
-      this.publish(new RoundRobinPicker(frozenResults(eps), this.rng.int(eps.length)));
-      return;
-    }
+  protected override onEmpty(): void {
+    this.lastSet = '';
+    this.current = undefined;
+  }
+
+  protected build(eps: Endpoint[]): Picker {
+    if (!this.shuffle) return new RoundRobinPicker(frozenResults(eps), this.rng.int(eps.length));
     // The userspace proxy reshuffled (and restarted at index 0) only when the set changed.
     const set = eps
       .map((e) => e.key)
@@ -102,6 +94,6 @@ export class RoundRobinBalancer extends BalancerBase {
       this.order = shuffled.map((e) => e.key);
       this.current = new RoundRobinPicker(frozenResults(shuffled), 0);
     }
-    this.publish(this.current);
+    return this.current;
   }
 }

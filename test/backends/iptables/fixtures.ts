@@ -4,48 +4,21 @@ import type {
   ServicePortEntry,
   ServicePortInfo,
 } from '../../../src/core/snapshot';
-import { servicePortKey } from '../../../src/core/snapshot';
+import { makeEndpoint, makeServicePortInfo } from '../../../src/testing/fixtures';
 
-/** Service-port fixture: `ns/name:port` defaults to TCP port 80 named p80, ClusterIP type. */
+/** Service-port fixture: `ns/name:port` defaults to TCP port 80 named p80 (target port 80), ClusterIP type. */
 export function port(
   namespace: string,
   name: string,
   overrides: Partial<Omit<ServicePortInfo, 'name' | 'key'>> & { portName?: string } = {},
 ): ServicePortInfo {
   const { portName = 'p80', ...rest } = overrides;
-  const protocol = rest.protocol ?? 'TCP';
-  const n = { namespace, name, port: portName, protocol };
-  return {
-    name: n,
-    key: servicePortKey(n),
-    type: 'ClusterIP',
-    clusterIPs: [],
-    port: 80,
-    protocol,
-    targetPort: 80,
-    nodePort: 0,
-    sessionAffinity: { type: 'None' },
-    externalIPs: [],
-    loadBalancerVIPs: [],
-    loadBalancerSourceRanges: [],
-    externalPolicyLocal: false,
-    internalPolicyLocal: false,
-    healthCheckNodePort: 0,
-    ...rest,
-  };
+  return makeServicePortInfo({ namespace, service: name, portName, targetPort: 80, ...rest });
 }
 
-/** Ready endpoint fixture. */
+/** Ready, serving endpoint fixture (serving stays true unless given, whatever `ready` is). */
 export function ep(ip: string, port = 80, extra: Partial<Endpoint> = {}): Endpoint {
-  return {
-    ip,
-    port,
-    key: ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`,
-    ready: true,
-    serving: true,
-    terminating: false,
-    ...extra,
-  };
+  return makeEndpoint(ip, port, { serving: true, ...extra });
 }
 
 export function entry(info: ServicePortInfo, endpoints: Endpoint[] = []): ServicePortEntry {
