@@ -86,11 +86,35 @@ export function attachContext(program: Command, ctx: CliContext): void {
   contexts.set(program, ctx);
 }
 
-/** The {@link CliContext} of the program `command` belongs to. */
+async function readProcessStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin)
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A context on the process's own streams and clock. */
+export function processContext(): CliContext {
+  return new CliContext({
+    stdout: process.stdout,
+    stderr: process.stderr,
+    readStdin: readProcessStdin,
+    now: () => new Date(),
+  });
+}
+
+/**
+ * The {@link CliContext} of the program `command` belongs to. A command registered on a program
+ * of its own (embedding one command in another tool) gets the process's streams.
+ */
 export function cliContext(command: Command): CliContext {
+  let root = command;
   for (let c: Command | null = command; c; c = c.parent) {
     const ctx = contexts.get(c);
     if (ctx) return ctx;
+    root = c;
   }
-  throw new Error('command is not part of a program created by createProgram()');
+  const ctx = processContext();
+  contexts.set(root, ctx);
+  return ctx;
 }

@@ -12,7 +12,7 @@
 
 import { Command, CommanderError } from 'commander';
 import packageJson from '../../package.json';
-import { isStatusError } from '../core/errors';
+import { formatFieldError, isStatusError } from '../core/errors';
 import { isManifestError } from '../manifest';
 import { registerApplyCommand } from './commands/apply';
 import { registerApplyRulesCommand } from './commands/apply-rules';
@@ -75,12 +75,28 @@ async function readAll(input: AsyncIterable<string | Uint8Array>): Promise<strin
   return Buffer.concat(chunks).toString('utf8');
 }
 
+const COMMANDER_INVALID_VALUE =
+  /^error: option '([^']*)' (?:argument|value) '(.*)'(?: from env '[^']*')? is invalid\. (.*?)\.?\n$/s;
+
+/**
+ * Commander's rejection of a flag value in the words the rest of the CLI (and kubectl) uses:
+ * `error: invalid argument "x" for "--flag" flag: reason`. Other messages pass unchanged.
+ */
+export function rewordCommanderError(message: string): string {
+  const m = COMMANDER_INVALID_VALUE.exec(message);
+  if (!m) return message;
+  const [, flags = '', value = '', reason = ''] = m;
+  const long = /--[\w-]+/.exec(flags)?.[0] ?? flags;
+  const why = reason.charAt(0).toLowerCase() + reason.slice(1);
+  return `error: invalid argument ${JSON.stringify(value)} for "${long}" flag: ${why}\n`;
+}
+
 function configureTree(cmd: Command, ctx: CliContext): void {
   cmd.exitOverride();
   cmd.configureOutput({
     writeOut: (s) => ctx.stdout.write(s),
     writeErr: (s) => ctx.stderr.write(s),
-    outputError: (s, write) => write(s),
+    outputError: (s, write) => write(rewordCommanderError(s)),
   });
   for (const sub of cmd.commands) configureTree(sub, ctx);
 }
@@ -92,7 +108,7 @@ function configureTree(cmd: Command, ctx: CliContext): void {
 export function createProgram(ctx: CliContext): Command {
   const program = new Command('svcroute')
     .description(
-      'Kubernetes Service routing from manifests: validate them and list what an API server would hold',
+      'Kubernetes Service routing from manifests: validate and list them, explain routes, serve DNS and a proxy, render backends',
     )
     .version(CLI_VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
@@ -101,8 +117,12 @@ export function createProgram(ctx: CliContext): Command {
       `
 Exit status:
   0  success
-  1  invalid input: unreadable manifest, invalid or rejected object, bad selector, not found
+  1  invalid input: unreadable manifest, invalid or rejected object, bad selector, not found;
+     an address that cannot be bound
   2  usage error: unknown command or flag, missing or malformed flag value
+
+Every error is one line on stderr, e.g.
+  error: app.yaml: document 0 (line 9): Service "default/web": spec.ports[0].port: Invalid value: 0: …
 
 Run "svcroute <command> --help" for a command's flags and examples.`,
     );
@@ -110,6 +130,11 @@ Run "svcroute <command> --help" for a command's flags and examples.`,
   for (const register of COMMAND_REGISTRATIONS) register(program);
   configureTree(program, ctx);
   return program;
+}
+
+/** Messages from below (a store's client, the OS) may span lines; an error line must not. */
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, ' ').trim();
 }
 
 function exitCodeOf(e: CommanderError): number {
@@ -123,10 +148,15 @@ function exitCodeOf(e: CommanderError): number {
  */
 export async function runCli(argv: readonly string[], options: RunCliOptions = {}): Promise<number> {
   const stdin = options.stdin;
+  // Standard input can be consumed once; every later read (locating a field) gets the same text.
+  let stdinText: Promise<string> | undefined;
   const ctx = new CliContext({
     stdout: options.stdout ?? process.stdout,
     stderr: options.stderr ?? process.stderr,
-    readStdin: () => (typeof stdin === 'string' ? Promise.resolve(stdin) : readAll(stdin ?? process.stdin)),
+    readStdin: () => {
+      stdinText ??= typeof stdin === 'string' ? Promise.resolve(stdin) : readAll(stdin ?? process.stdin);
+      return stdinText;
+    },
     now: options.now ?? (() => new Date()),
   });
   const program = createProgram(ctx);
@@ -140,7 +170,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
   } catch (e) {
     if (e instanceof CommanderError) return exitCodeOf(e);
     if (e instanceof CliError) {
-      if (!e.reported) ctx.err(`error: ${e.message}`);
+      if (!e.reported) ctx.err(`error: ${oneLine(e.message)}`);
       return e.exitCode;
     }
     if (isManifestError(e)) {
@@ -148,10 +178,13 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       return EXIT_INVALID;
     }
     if (isStatusError(e)) {
-      ctx.err(e.reason === 'Invalid' ? e.message : `Error from server (${e.reason}): ${e.message}`);
+      if (e.reason === 'Invalid' && e.causes.length > 0) {
+        const object = `${e.kind ?? 'object'} ${JSON.stringify(e.objectName ?? '')}`;
+        for (const cause of e.causes) ctx.err(`error: ${object}: ${formatFieldError(cause)}`);
+      } else ctx.err(`Error from server (${e.reason}): ${oneLine(e.message)}`);
       return EXIT_INVALID;
     }
-    ctx.err(`error: ${e instanceof Error ? e.message : String(e)}`);
+    ctx.err(`error: ${oneLine(e instanceof Error ? e.message : String(e))}`);
     return EXIT_INVALID;
   }
 }

@@ -1,19 +1,12 @@
 /**
- * Helpers every `svcroute` command shares: the `-f/--filename` and range flags, reading
- * manifests (files, directories, `-` for stdin), and loading them into a {@link Registry} the
- * way `kubectl apply` would fill an API server.
+ * Flags every `svcroute` command shares: `-f/--filename`, the API server's range flags,
+ * `--store`, and the parsers of address flags. Loading manifests is `./load`'s job.
  */
 
-import { type Command, Option } from 'commander';
-import { isStatusError, type StatusError } from '../core/errors';
+import { isIP } from 'node:net';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { parseListenAddress } from '../backends/dns';
 import { mathRng, SeededRng } from '../core/random';
-import type { Kind, KubeObject, Service } from '../core/types';
-import {
-  type ManifestItem,
-  type ManifestLocation,
-  type ManifestReadResult,
-  readManifestFiles,
-} from '../manifest';
 import { ClusterIPAllocator, parsePortRange } from '../net';
 import {
   DEFAULT_SERVICE_NODE_PORT_RANGE,
@@ -23,7 +16,8 @@ import {
   type Store,
 } from '../registry';
 import { EtcdStore, isEtcdUrl, parseEtcdUrl } from '../stores/etcd';
-import { type CliContext, CliError, EXIT_INVALID, EXIT_USAGE } from './context';
+import { isValidCIDR } from '../validation/names';
+import { CliError, EXIT_INVALID, EXIT_USAGE } from './context';
 
 export { type CliContext, CliError, cliContext, EXIT_INVALID, EXIT_OK, EXIT_USAGE } from './context';
 
@@ -208,26 +202,6 @@ export function filenamePaths(values: readonly string[] | undefined): string[] {
     .filter((v) => v !== '');
 }
 
-/**
- * Reads the manifests named by `-f` and returns the objects and the problems found. Endpoints
- * are mirrored to EndpointSlices unless `endpoints` is `keep`. A missing path throws a
- * `ManifestError`.
- */
-export async function readManifestFlags(
-  ctx: CliContext,
-  flags: FilenameFlags,
-  endpoints: 'mirror' | 'keep' = 'mirror',
-): Promise<ManifestReadResult> {
-  const paths = filenamePaths(flags.filename);
-  if (paths.length === 0) throw new CliError('must specify at least one file with -f', EXIT_USAGE);
-  return readManifestFiles(paths, {
-    recursive: flags.recursive ?? false,
-    readStdin: ctx.readStdin,
-    endpoints,
-    unknownKinds: flags.skipUnknownKinds ? 'skip' : 'error',
-  });
-}
-
 // The CLI allocates from a fixed seed so that the same manifests always print the same
 // addresses and ports (the API server picks at random).
 const CLI_RNG_SEED = 0x5eed;
@@ -273,131 +247,95 @@ export function registryOptionsFromFlags(flags: ServiceRangeFlags): RegistryOpti
   return options;
 }
 
-/** `Kind/namespace/name` (namespace `default` when absent; empty for cluster-scoped kinds). */
-export function objectKey(kind: Kind, namespace: string | undefined, name: string | undefined): string {
-  const ns = kind === 'Node' || kind === 'Namespace' ? '' : namespace || 'default';
-  return `${kind}/${ns}/${name ?? ''}`;
-}
-
-/** Manifests loaded into a registry. Close the registry when done. */
-export interface LoadedRegistry {
-  readonly registry: Registry;
-  /** The objects as read from the manifests, with their locations. */
-  readonly items: readonly ManifestItem[];
-  /** {@link objectKey}s of the objects whose manifest carried a `creationTimestamp`. */
-  readonly timestamped: ReadonlySet<string>;
-}
-
-// Creation order: containers before contents; EndpointSlices before their Services, so that the
-// endpoints controller finds (and keeps the names of) the slices a dump already holds; Services
-// that ask for specific addresses or ports before those that take any (so a random pick cannot
-// take an address asked for later).
-const KIND_ORDER: Readonly<Record<Kind, number>> = {
-  Namespace: 0,
-  Node: 1,
-  EndpointSlice: 2,
-  Endpoints: 2,
-  Service: 3,
-  Pod: 4,
-};
-
-function requestsValues(svc: Service): boolean {
-  const ip = svc.spec.clusterIP ?? svc.spec.clusterIPs?.[0];
-  if (ip !== undefined && ip !== '' && ip !== 'None') return true;
-  return (svc.spec.ports ?? []).some((p) => p.nodePort !== undefined && p.nodePort !== 0);
-}
-
-function isDefaultKubernetesService(o: KubeObject): boolean {
-  return (
-    o.kind === 'Service' &&
-    o.metadata.name === 'kubernetes' &&
-    (o.metadata.namespace ?? 'default') === 'default'
-  );
-}
-
-function creationRank(o: KubeObject): number {
-  let rank = KIND_ORDER[o.kind] * 10;
-  if (o.kind === 'Service') {
-    if (isDefaultKubernetesService(o)) rank += 0;
-    else rank += requestsValues(o) ? 1 : 2;
-  }
-  return rank;
-}
-
-/**
- * `items` in the order to create them: namespaces and nodes, EndpointSlices, then the
- * `kubernetes` Service, Services asking for specific addresses or ports, other Services, Pods;
- * stable within each group.
- */
-export function sortForCreation<T extends { readonly object: KubeObject }>(items: readonly T[]): T[] {
-  return items
-    .map((item, i) => ({ item, i }))
-    .sort((a, b) => creationRank(a.item.object) - creationRank(b.item.object) || a.i - b.i)
-    .map((x) => x.item);
-}
-
-/**
- * Reads `-f` manifests and applies every object to a new {@link Registry} (allocating cluster
- * IPs and node ports, running the endpoints controller), then waits until it is settled.
- * Manifest problems and rejected objects are printed to stderr, one error each, and end in a
- * {@link CliError} with exit code 1.
- */
-export async function loadRegistry(
-  ctx: CliContext,
-  flags: FilenameFlags & ServiceRangeFlags,
-  extra: RegistryOptions = {},
-): Promise<LoadedRegistry> {
-  const options = { ...registryOptionsFromFlags(flags), ...extra };
-  const result = await readManifestFlags(ctx, flags);
-  if (result.errors.length > 0) {
-    for (const e of result.errors) ctx.err(`error: ${e.message}`);
-    throw new CliError(`${result.errors.length} manifest error(s)`, EXIT_INVALID, true);
-  }
-  const registry = new Registry(options);
-  try {
-    await registry.ready();
-    let failures = 0;
-    for (const item of sortForCreation(result.items)) {
-      try {
-        await registry.apply(item.object);
-      } catch (e) {
-        if (!isStatusError(e)) throw e;
-        ctx.err(describeApplyError(e, item));
-        failures++;
-      }
-    }
-    if (failures > 0) throw new CliError(`${failures} object(s) rejected`, EXIT_INVALID, true);
-    await registry.settled();
-  } catch (e) {
-    await registry.close();
-    throw e;
-  }
-  const timestamped = new Set<string>();
-  for (const { object } of result.items)
-    if (object.metadata.creationTimestamp)
-      timestamped.add(objectKey(object.kind, object.metadata.namespace, object.metadata.name));
-  return { registry, items: result.items, timestamped };
-}
-
-/** Where an object came from, for messages: `svc.yaml` or `svc.yaml (document 2)`. */
-export function describeLocation(location: ManifestLocation): string {
-  return location.documentIndex !== undefined && location.documentIndex > 0
-    ? `${location.source} (document ${location.documentIndex}${location.itemPath ? `, ${location.itemPath}` : ''})`
-    : location.itemPath
-      ? `${location.source} (${location.itemPath})`
-      : location.source;
-}
-
-/**
- * kubectl's wording for an object the API server refused: an Invalid error as its own
- * `The Service "web" is invalid: …` text, anything else as
- * `Error from server (AlreadyExists): error when creating "svc.yaml": …`.
- */
-export function describeApplyError(e: StatusError, item: ManifestItem): string {
-  if (e.reason === 'Invalid') return e.message;
-  return `Error from server (${e.reason}): error when creating ${JSON.stringify(describeLocation(item.location))}: ${e.message}`;
-}
-
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** Commander parser of an IP address flag (a usage error otherwise). */
+export function parseIPFlag(value: string): string {
+  const ip = value.trim();
+  if (isIP(ip) === 0) throw new InvalidArgumentError('not an IP address');
+  return ip;
+}
+
+/** Commander parser of a repeatable flag taking IP addresses, comma-separated or one each time. */
+export function collectIPs(value: string, previous: readonly string[] | undefined): string[] {
+  const out = [...(previous ?? [])];
+  const items = value.split(',').map((v) => v.trim());
+  for (const ip of items) {
+    if (isIP(ip) === 0)
+      throw new InvalidArgumentError(
+        items.length > 1 ? `${JSON.stringify(ip)} is not an IP address` : 'not an IP address',
+      );
+    out.push(ip);
+  }
+  return out;
+}
+
+/** Commander parser of a comma-separated CIDR list flag (`10.244.0.0/16,fd00::/64`). */
+export function parseCIDRList(value: string): string[] {
+  const cidrs = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const cidr of cidrs) {
+    const problems = isValidCIDR(cidr);
+    if (problems.length > 0)
+      throw new InvalidArgumentError(
+        cidrs.length > 1 ? `${JSON.stringify(cidr)}: ${problems.join('; ')}` : problems.join('; '),
+      );
+  }
+  return cidrs;
+}
+
+/**
+ * Commander parser of an `IP:PORT` listen address (`127.0.0.1:5353`, `[::1]:5353`; port 0 picks
+ * a free one). Returns the text as given, checked.
+ */
+export function parseListenFlag(value: string): string {
+  try {
+    parseListenAddress(value.trim());
+  } catch {
+    throw new InvalidArgumentError('want IP:PORT (e.g. 127.0.0.1:5353)');
+  }
+  return value.trim();
+}
+
+/**
+ * The host and port of an `IP:PORT` flag value given programmatically (the CLI has checked it
+ * with {@link parseListenFlag} already).
+ *
+ * @throws CliError (usage) for a malformed value.
+ */
+export function listenAddressOf(flag: string, value: string): { host: string; port: number } {
+  try {
+    return parseListenAddress(value.trim());
+  } catch {
+    throw new CliError(
+      `invalid argument ${JSON.stringify(value)} for "${flag}" flag: want IP:PORT (e.g. 127.0.0.1:5353)`,
+      EXIT_USAGE,
+    );
+  }
+}
+
+/** `IP:PORT`, bracketing an IPv6 address. */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * The error for a server socket that could not be opened (port in use, address not on this
+ * host): one line naming the flag and the address, exit 1.
+ */
+export function listenError(flag: string, address: string, e: unknown): CliError {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const why =
+    code === 'EADDRINUSE'
+      ? 'address already in use'
+      : code === 'EADDRNOTAVAIL'
+        ? 'address not available on this host'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : messageOf(e);
+  return new CliError(`cannot listen on ${address} (${flag}): ${why}`, EXIT_INVALID);
 }

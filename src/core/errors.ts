@@ -268,9 +268,10 @@ export const OBJECT_MODIFIED =
 /**
  * `The Service "web" is invalid: ` followed by one `* field: …` line per error, the form kubectl
  * prints for several errors (and which svcroute always uses, for a stable script-facing format).
+ * Like kubectl, a line identical to an earlier one is printed once; `causes` keeps them all.
  */
 export function invalidError(kind: string, name: string, errors: readonly FieldError[]): StatusError {
-  const lines = errors.map((e) => `* ${formatFieldError(e)}`).join('\n');
+  const lines = [...new Set(errors.map((e) => `* ${formatFieldError(e)}`))].join('\n');
   return new StatusError('Invalid', `The ${kind} "${name}" is invalid: \n${lines}`, kind, name, errors);
 }
 

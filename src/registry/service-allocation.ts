@@ -1,9 +1,10 @@
 /**
  * What the API server's Service REST layer does around storage: IP family fields
  * (`ipFamilies`, `ipFamilyPolicy`, `clusterIPs`), cluster IP and node port allocation on create,
- * carrying allocated values over on update, dropping type-dependent values on type change, and
- * which reservations to take and to release. Pure planning: the registry commits the plan (object
- * and reservation keys together) and retries with fresh candidates when another writer won.
+ * carrying allocated values over on update (then the validation module's update strategy, which
+ * drops type-dependent values on a type change), and which reservations to take and to release.
+ * Pure planning: the registry commits the plan (object and reservation keys together) and
+ * retries with fresh candidates when another writer won.
  *
  * @module
  */
@@ -27,7 +28,7 @@ import {
   PORT_ALLOCATED_MESSAGE,
   portNotInRangeMessage,
 } from '../net';
-import { initServiceIPFamilies } from '../validation';
+import { initServiceIPFamilies, prepareServiceUpdate } from '../validation';
 import type { ReservationType } from './keys';
 import { cloneJSON } from './object-utils';
 
@@ -141,13 +142,8 @@ function initIPFamilyFields(
   prev: Service | undefined,
 ): void {
   const spec = svc.spec;
-  if (!needsClusterIP(svc)) {
-    delete spec.clusterIP;
-    delete spec.clusterIPs;
-    delete spec.ipFamilies;
-    delete spec.ipFamilyPolicy;
-    return;
-  }
+  // Nothing to do for ExternalName: validation, which runs after allocation, refuses IP fields on it.
+  if (!needsClusterIP(svc)) return;
   // clusterIP and clusterIPs[0] are two views of one value.
   if (spec.clusterIP && !spec.clusterIPs?.length) spec.clusterIPs = [spec.clusterIP];
   const clusterFamilies = ctx.serviceRanges.map((r) => r.family);
@@ -208,10 +204,21 @@ function initIPFamilyFields(
 }
 
 /**
- * Plans the allocations of `next` (a defaulted, validated service). `prev` is the stored version
- * on update. `owner` is the service's `ns/name`. Candidates come from the ranges and are marked
- * there right away; the caller releases unused ones with {@link unmarkPlan} when the commit fails
- * for another reason than a conflict.
+ * Plans the allocations of `input` (a defaulted service; on update one already through
+ * {@link prepareServiceForUpdate}) the way the API server's REST layer allocates before it
+ * validates: IP family fields first, then cluster IPs, then node ports and the health check node
+ * port. Like the server it stops at the first failure, so a service that is both unallocatable
+ * and invalid is refused with the allocation error (validation runs on the planned object).
+ *
+ * On update (`prev` is the stored version) only what the server allocates on update is
+ * checked: every cluster IP after a change from ExternalName, the secondary IP of a dual-stack
+ * upgrade, node ports not held before (each port without one gets its own), and a health check
+ * node port when the service starts to need one. A changed cluster IP or health check port is
+ * left to validation ("may not change once set", "field is immutable").
+ *
+ * `owner` is the service's `ns/name`. Candidates come from the ranges and are marked there right
+ * away; the caller gives them back with {@link unmarkPlan} when the write does not go through
+ * (errors here, validation, or a commit lost for another reason than them).
  */
 export function planServiceAllocation(
   ctx: ServiceAllocationContext,
@@ -225,27 +232,35 @@ export function planServiceAllocation(
   const errors: ErrorList = [];
   const reserve: ReservationRef[] = [];
   let internalError: StatusError | undefined;
+  const failed = () => errors.length > 0 || internalError !== undefined;
 
-  if (prev) {
-    dropTypeDependentFields(svc, prev);
-    patchAllocatedValues(svc, prev);
-  }
   initIPFamilyFields(svc, ctx, errors, prev);
   if (errors.length) return { service: svc, reserve: [], release: [], errors };
 
   const held = new Set(prev ? heldReservations(prev).map((r) => `${r.type}/${r.value}`) : []);
+  // On create any holder counts, even a service of the same name (a re-create is refused with
+  // "already allocated" before "already exists", as by the server); on update the service's own
+  // reservations are its to keep.
   const taken = (type: ReservationType, value: string): boolean => {
     const h = ctx.holder(type, value);
-    return h !== undefined && h !== owner;
+    return h !== undefined && (prev === undefined || h !== owner);
   };
   const rangeFor = (f: IPFamily) => ctx.serviceRanges.find((r) => r.family === f);
 
-  // Cluster IPs, one per family.
+  // Cluster IPs, one per family. On update the addresses the stored service already had are
+  // not allocated again; only those past them are (none for a service that was headless).
   if (needsClusterIP(svc) && !isHeadless(svc)) {
     const families = spec.ipFamilies ?? [];
     const requestedIPs = [...(spec.clusterIPs ?? [])];
     const ips: string[] = [];
-    families.forEach((family, i) => {
+    const firstNew =
+      !prev || !needsClusterIP(prev)
+        ? 0
+        : isHeadless(prev)
+          ? families.length
+          : (prev.spec.clusterIPs?.length ?? 0);
+    for (let i = 0; i < families.length && !failed(); i++) {
+      const family = families[i] as IPFamily;
       const requested = requestedIPs[i];
       const path = specPath.child('clusterIPs').index(i);
       const range = rangeFor(family);
@@ -253,35 +268,40 @@ export function planServiceAllocation(
         const ip = canonicalIP(requested);
         if (!ip) {
           errors.push(fieldErrors.invalid(path, requested, 'must be a valid IP address'));
-          return;
+          break;
+        }
+        if (i < firstNew && !held.has(`serviceIP/${ip}`)) {
+          // A changed address of an existing service: validation refuses it; nothing to book.
+          ips.push(requested);
+          continue;
         }
         if (ctx.mode === 'strict') {
           if (!range) {
             errors.push(clusterIPFamilyFieldError(requestedIPs, i, family));
-            return;
+            break;
           }
           if (!range.contains(ip)) {
             const err = new AllocationError('not-in-range', ipNotInRangeMessage(range.cidr.toString()));
             errors.push(clusterIPAllocationFieldError(requestedIPs, requested, err));
-            return;
+            break;
           }
         }
         if (!held.has(`serviceIP/${ip}`)) {
           if (taken('serviceIP', ip)) {
             const err = new AllocationError('allocated', IP_ALLOCATED_MESSAGE);
             errors.push(clusterIPAllocationFieldError(requestedIPs, requested, err));
-            return;
+            break;
           }
           reserve.push({ type: 'serviceIP', value: ip, auto: false, field: String(path) });
         }
         ips.push(ip);
-        return;
+        continue;
       }
       if (!range) {
         internalError = clusterIPExhaustedError(
           new AllocationError('family-not-configured', `${family} is not configured on this cluster`),
         );
-        return;
+        break;
       }
       let ip: string | undefined;
       if (options.firstAddress && i === 0) {
@@ -297,83 +317,126 @@ export function planServiceAllocation(
         } catch (e) {
           if (!isAllocationError(e)) throw e;
           internalError = clusterIPExhaustedError(e);
-          return;
+          break;
         }
       }
       reserve.push({ type: 'serviceIP', value: ip, auto: true, field: String(path) });
       ips.push(ip);
-    });
-    if (ips.length === families.length) {
+    }
+    if (!failed() && ips.length === families.length) {
       spec.clusterIPs = ips;
       spec.clusterIP = ips[0] as string;
     }
   }
 
-  // Node ports: ports sharing a `port` number share one node port (upstream initNodePorts).
   // Node port → the service port number holding it (`hc` for the health check port).
   const wantPorts = new Map<number, number | 'hc'>();
-  if (needsNodePort(svc)) {
+  const requestedPorts = new Set<number>(
+    [...(spec.ports ?? []).map((p) => p.nodePort ?? 0), spec.healthCheckNodePort ?? 0].filter((p) => p > 0),
+  );
+  if (needsNodePort(svc) && !failed()) {
     const autoAllocate =
       (spec.type ?? 'ClusterIP') === 'NodePort' || spec.allocateLoadBalancerNodePorts !== false;
-    const byServicePort = new Map<number, number>();
-    (spec.ports ?? []).forEach((p, i) => {
-      if (!p.nodePort && !autoAllocate) return;
-      const already = byServicePort.get(p.port);
-      if (already !== undefined && (!p.nodePort || p.nodePort === already)) {
-        p.nodePort = already;
-        return;
-      }
-      // A later port with the same number may carry the requested value (upstream findRequestedNodePort).
-      const requested =
-        p.nodePort ||
-        (already === undefined
-          ? ((spec.ports ?? []).find((q) => q.port === p.port && q.nodePort)?.nodePort ?? 0)
-          : 0);
-      if (requested) {
-        const err = checkRequestedPort(requested, `spec.ports[${i}].nodePort`, p.port);
-        if (err) {
-          errors.push(nodePortAllocationFieldError(i, requested, err));
-          return;
-        }
-        p.nodePort = requested;
-        if (already === undefined) byServicePort.set(p.port, requested);
-        return;
-      }
-      let port: number;
-      try {
-        port = ctx.nodePorts.allocateNext();
-      } catch (e) {
-        if (!isAllocationError(e)) throw e;
-        internalError = nodePortExhaustedError(e);
-        return;
-      }
-      wantPorts.set(port, p.port);
-      reserve.push({ type: 'nodePort', value: String(port), auto: true, field: `spec.ports[${i}].nodePort` });
-      p.nodePort = port;
-      byServicePort.set(p.port, port);
-    });
+    if (prev) updateNodePorts(autoAllocate);
+    else initNodePorts(autoAllocate);
   }
-  if (needsHealthCheckNodePort(svc)) {
+  if (needsHealthCheckNodePort(svc) && !failed() && !(prev && needsHealthCheckNodePort(prev))) {
     const requested = spec.healthCheckNodePort;
     if (requested) {
       const err = checkRequestedPort(requested, 'spec.healthCheckNodePort', 'hc');
       if (err) internalError = healthCheckNodePortError(err, requested);
     } else {
-      try {
-        const port = ctx.nodePorts.allocateNext();
-        wantPorts.set(port, 'hc');
-        reserve.push({
-          type: 'nodePort',
-          value: String(port),
-          auto: true,
-          field: 'spec.healthCheckNodePort',
-        });
-        spec.healthCheckNodePort = port;
-      } catch (e) {
-        if (!isAllocationError(e)) throw e;
-        internalError = healthCheckNodePortError(e);
-      }
+      const port = allocatePort('spec.healthCheckNodePort', 'hc', healthCheckNodePortError);
+      if (port !== undefined) spec.healthCheckNodePort = port;
     }
+  }
+
+  /** Create: ports sharing a `port` number share one node port (upstream initNodePorts). */
+  function initNodePorts(autoAllocate: boolean): void {
+    const byServicePort = new Map<number, number>();
+    const ports = spec.ports ?? [];
+    for (let i = 0; i < ports.length && !failed(); i++) {
+      const p = ports[i] as NonNullable<typeof spec.ports>[number];
+      if (!p.nodePort && !autoAllocate) continue;
+      const already = byServicePort.get(p.port);
+      if (already !== undefined && (!p.nodePort || p.nodePort === already)) {
+        p.nodePort = already;
+        continue;
+      }
+      // A later port with the same number may carry the requested value (upstream findRequestedNodePort).
+      const requested =
+        p.nodePort ||
+        (already === undefined ? (ports.find((q) => q.port === p.port && q.nodePort)?.nodePort ?? 0) : 0);
+      if (requested) {
+        const err = checkRequestedPort(requested, `spec.ports[${i}].nodePort`, p.port);
+        if (err) {
+          errors.push(nodePortAllocationFieldError(i, requested, err));
+          break;
+        }
+        p.nodePort = requested;
+        if (already === undefined) byServicePort.set(p.port, requested);
+        continue;
+      }
+      const port = allocatePort(`spec.ports[${i}].nodePort`, p.port, nodePortExhaustedError);
+      if (port === undefined) break;
+      p.nodePort = port;
+      byServicePort.set(p.port, port);
+    }
+  }
+
+  /**
+   * Update: node ports the stored service held are kept as they are; new requested ones are
+   * checked; every port left without one gets its own (upstream updateNodePorts).
+   */
+  function updateNodePorts(autoAllocate: boolean): void {
+    const ports = spec.ports ?? [];
+    for (let i = 0; i < ports.length && !failed(); i++) {
+      const p = ports[i] as NonNullable<typeof spec.ports>[number];
+      if (!p.nodePort && !autoAllocate) continue;
+      if (p.nodePort) {
+        if (held.has(`nodePort/${p.nodePort}`) || wantPorts.has(p.nodePort)) continue;
+        const err = checkRequestedPort(p.nodePort, `spec.ports[${i}].nodePort`, p.port);
+        if (err) {
+          errors.push(nodePortAllocationFieldError(i, p.nodePort, err));
+          break;
+        }
+        continue;
+      }
+      const port = allocatePort(`spec.ports[${i}].nodePort`, p.port, nodePortExhaustedError);
+      if (port === undefined) break;
+      p.nodePort = port;
+    }
+  }
+
+  /** Takes the next free node port; on exhaustion records the server's error and returns undefined. */
+  function allocatePort(
+    field: string,
+    holder: number | 'hc',
+    exhausted: (e: AllocationError) => StatusError,
+  ): number | undefined {
+    // A candidate this service requests itself (booked or still to come) would put one
+    // reservation key twice in the transaction: draw again, and give the skipped ones back.
+    const skipped: number[] = [];
+    let port: number | undefined;
+    try {
+      for (;;) {
+        const candidate = ctx.nodePorts.allocateNext();
+        if (!requestedPorts.has(candidate) && !wantPorts.has(candidate)) {
+          port = candidate;
+          break;
+        }
+        skipped.push(candidate);
+      }
+    } catch (e) {
+      if (!isAllocationError(e)) throw e;
+      internalError = exhausted(e);
+    } finally {
+      for (const p of skipped) ctx.nodePorts.release(p);
+    }
+    if (port === undefined) return undefined;
+    wantPorts.set(port, holder);
+    reserve.push({ type: 'nodePort', value: String(port), auto: true, field });
+    return port;
   }
 
   /** Checks and books a requested node port; returns the allocation error, if any. */
@@ -407,6 +470,23 @@ export function planServiceAllocation(
     : { service: svc, reserve, release, errors };
 }
 
+/**
+ * Values `service` would hold that are neither held by `prev` nor reserved by `plan`: empty
+ * for every plan whose object passed validation. A non-empty answer means a value would be
+ * stored without its reservation, which the registry refuses rather than risk a duplicate.
+ */
+export function unreservedValues(
+  service: Service,
+  prev: Service | undefined,
+  plan: ServiceAllocationPlan,
+): ReservationRef[] {
+  const covered = new Set([
+    ...(prev ? heldReservations(prev) : []).map((r) => `${r.type}/${r.value}`),
+    ...plan.reserve.map((r) => `${r.type}/${r.value}`),
+  ]);
+  return heldReservations(service).filter((r) => !covered.has(`${r.type}/${r.value}`));
+}
+
 /** Gives back candidates a plan marked, after its commit failed for a reason other than them. */
 export function unmarkPlan(
   ctx: ServiceAllocationContext,
@@ -421,46 +501,22 @@ export function unmarkPlan(
 }
 
 /**
- * The update-time fix-ups of the REST layer, before validation: drop type-dependent values the
- * user left unchanged on a type change, then carry over allocated values the client omitted.
- * Returns a new object.
+ * The update-time fix-ups before allocation and validation: carry over allocated values the
+ * client omitted (the REST layer's patchAllocatedValues), then the update strategy
+ * ({@link prepareServiceUpdate}: `clusterIP`/`clusterIPs` kept in step, type-dependent values the
+ * user left unchanged dropped on a type change, load-balancer status emptied when the service
+ * stops being a LoadBalancer). The strategy is the validation module's own, so the object the
+ * registry validates is the object it stores, and what it drops is released with the write.
+ *
+ * The API server runs the strategy after allocating; running it first is equivalent, because
+ * allocation only fills fields the new type uses and the strategy only drops fields it does not.
+ * Returns a new object; `next.status` is taken as given (the caller starts an update from the
+ * stored status, as the strategy's PrepareForUpdate does).
  */
 export function prepareServiceForUpdate(next: Service, prev: Service): Service {
   const svc = cloneJSON(next);
-  dropTypeDependentFields(svc, prev);
   patchAllocatedValues(svc, prev);
-  return svc;
-}
-
-/** Wipes values that no longer apply after a type change, if the user left them as they were. */
-function dropTypeDependentFields(svc: Service, prev: Service): void {
-  const spec = svc.spec;
-  if (needsClusterIP(prev) && !needsClusterIP(svc)) {
-    if (sameList(spec.clusterIPs ?? (spec.clusterIP ? [spec.clusterIP] : []), prev.spec.clusterIPs ?? [])) {
-      delete spec.clusterIP;
-      delete spec.clusterIPs;
-    }
-    if (sameList(spec.ipFamilies ?? [], prev.spec.ipFamilies ?? [])) delete spec.ipFamilies;
-    if (spec.ipFamilyPolicy === prev.spec.ipFamilyPolicy) delete spec.ipFamilyPolicy;
-  }
-  if (needsNodePort(prev) && !needsNodePort(svc)) {
-    const same = sameList(
-      (spec.ports ?? []).map((p) => p.nodePort ?? 0),
-      (prev.spec.ports ?? []).map((p) => p.nodePort ?? 0),
-    );
-    if (same) for (const p of spec.ports ?? []) delete p.nodePort;
-  }
-  if (prev.spec.type === 'LoadBalancer' && spec.type !== 'LoadBalancer') {
-    if (
-      spec.allocateLoadBalancerNodePorts !== undefined &&
-      spec.allocateLoadBalancerNodePorts === prev.spec.allocateLoadBalancerNodePorts
-    )
-      delete spec.allocateLoadBalancerNodePorts;
-  }
-  if (needsHealthCheckNodePort(prev) && !needsHealthCheckNodePort(svc)) {
-    if ((spec.healthCheckNodePort ?? 0) === (prev.spec.healthCheckNodePort ?? 0))
-      delete spec.healthCheckNodePort;
-  }
+  return prepareServiceUpdate(svc, prev);
 }
 
 /** Carries allocated values the client left out (the REST layer's patchAllocatedValues). */
@@ -491,8 +547,4 @@ function patchAllocatedValues(svc: Service, prev: Service): void {
   }
   if (needsHealthCheckNodePort(prev) && needsHealthCheckNodePort(svc) && !spec.healthCheckNodePort)
     if (prev.spec.healthCheckNodePort) spec.healthCheckNodePort = prev.spec.healthCheckNodePort;
-}
-
-function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

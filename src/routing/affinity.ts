@@ -11,7 +11,10 @@
  *   strictly older than `now - T`);
  * - affinity only ever picks among the endpoints eligible now: when the sticky endpoint is gone,
  *   not ready, or filtered out by policy, the client is balanced normally and sticks to the
- *   new endpoint, while its stamp for the old one survives until it expires;
+ *   new endpoint; the old endpoint's stamps last only while it stays reachable from the node
+ *   (see {@link ClientIPAffinity.retainEndpoints});
+ * - the lists belong to the endpoint chains of one service port, shared by its Cluster and
+ *   Local paths (both jump to the same endpoint chains), never by two ports;
  * - when several endpoints hold a fresh stamp for the client, the first eligible one wins.
  *
  * @module
@@ -187,9 +190,12 @@ export class ClientIPAffinity {
   }
 
   /**
-   * Forgets every stamp for endpoints not in `keys`. kube-proxy loses an endpoint's list when
-   * the endpoint leaves the service (its chain and `recent` list are deleted), so a returning
-   * endpoint starts without clients; call this with the current endpoint keys on each update.
+   * Forgets every stamp for endpoints not in `keys`. kube-proxy writes endpoint chains only for
+   * the endpoints reachable from the node (its `allReachableEndpoints`); when one drops out
+   * (removed, no longer ready, or filtered out by policy or topology) its chain and the rules
+   * naming its `recent` list go, and the kernel frees the list with the last rule using it. A
+   * returning endpoint therefore starts without clients: call this with the keys of the
+   * reachable endpoints on each update.
    */
   retainEndpoints(keys: ReadonlySet<string>): void {
     for (const [ip, entry] of this.clients) {

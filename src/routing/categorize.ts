@@ -115,9 +115,12 @@ export function nodeZone(node: RoutingNode): string {
   return node.zone ?? node.labels?.[LABEL_TOPOLOGY_ZONE] ?? '';
 }
 
-/** Endpoint is on `node` (kube-proxy's `IsLocal`). */
+/**
+ * Endpoint is on `node` (kube-proxy's `IsLocal`): its `nodeName` equals the node's name. A node
+ * without a name owns no endpoint, as kube-proxy's endpoint cache never matches an empty name.
+ */
 export function isLocalEndpoint(ep: Endpoint, node: RoutingNode): boolean {
-  return ep.nodeName !== undefined && ep.nodeName === node.name;
+  return node.name !== '' && ep.nodeName === node.name;
 }
 
 /** Usable only as a fallback: serving while terminating. */

@@ -5,11 +5,13 @@
  * hand so they carry the hints a cluster would give them.
  *
  * - `PreferSameZone`, and its older name `PreferClose`: every ready endpoint with a zone is
- *   hinted for its own zone.
+ *   hinted for its own zone (and loses any node hint).
  * - `PreferSameNode`: additionally, every ready endpoint with a node name is hinted for its own
  *   node (kube-proxy falls back to the zone hints on nodes without a local endpoint).
  * - Unset or any other value: all hints are removed.
  * Endpoints that are not ready keep whatever hints they had, as the controller leaves them.
+ * A service with the `service.kubernetes.io/topology-mode: Auto` annotation gets proportional
+ * hints from the controller's topology cache instead, which this function does not compute.
  *
  * @module
  */
@@ -56,8 +58,9 @@ export function applyTrafficDistributionHints(
         : withHints(ep, undefined, undefined);
     }
     if (!ep.ready) return ep;
-    const zone = ep.zone || undefined;
-    const node = mode === 'PreferSameNode' ? ep.nodeName || undefined : undefined;
+    // Presence, not truthiness: the controller hints any zone the endpoint names, even ''.
+    const zone = ep.zone;
+    const node = mode === 'PreferSameNode' ? ep.nodeName : undefined;
     if (sameHint(ep.zoneHints, zone) && sameHint(ep.nodeHints, node)) return ep;
     return withHints(ep, zone, node);
   });

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type ErrorList, FieldPath, fieldErrors, formatFieldError } from '../core/errors';
+import { type ErrorList, FieldPath, fieldErrors, formatFieldError, formatFieldValue } from '../core/errors';
 import { isQualifiedName, isValidLabelValue } from './label-syntax';
 
 /** Selector operators, spelled as apimachinery's `selection.Operator` values. */
@@ -39,6 +39,17 @@ export function parseInt64(s: string): bigint | undefined {
   if (!INTEGER_RE.test(s)) return undefined;
   const n = BigInt(s);
   return n > INT64_MAX || n < INT64_MIN ? undefined : n;
+}
+
+/**
+ * How Go prints a `[]string` with `%#v`: the selector helpers hand an empty value list on as a
+ * nil slice, which prints as `[]string(nil)` rather than `[]string{}`.
+ */
+class GoStringSlice {
+  constructor(private readonly values: readonly string[]) {}
+  toString(): string {
+    return this.values.length === 0 ? '[]string(nil)' : formatFieldValue([...this.values]);
+  }
 }
 
 /** Thrown for a requirement or selector Kubernetes would refuse; carries the field errors. */
@@ -93,7 +104,7 @@ export class Requirement {
           errors.push(
             fieldErrors.invalid(
               valuesPath,
-              [...values],
+              new GoStringSlice(values),
               "for 'in', 'notin' operators, values set can't be empty",
             ),
           );
@@ -105,7 +116,7 @@ export class Requirement {
           errors.push(
             fieldErrors.invalid(
               valuesPath,
-              [...values],
+              new GoStringSlice(values),
               'exact-match compatibility requires one single value',
             ),
           );
@@ -116,7 +127,7 @@ export class Requirement {
           errors.push(
             fieldErrors.invalid(
               valuesPath,
-              [...values],
+              new GoStringSlice(values),
               'values set must be empty for exists and does not exist',
             ),
           );
@@ -127,7 +138,7 @@ export class Requirement {
           errors.push(
             fieldErrors.invalid(
               valuesPath,
-              [...values],
+              new GoStringSlice(values),
               "for 'Gt', 'Lt' operators, exactly one value is required",
             ),
           );
@@ -147,9 +158,10 @@ export class Requirement {
           fieldErrors.notSupported(path ? path.child('operator') : 'operator', operator, OPERATORS),
         );
     }
+    // upstream keys each value's path by the label key: `values[0][app]`
     values.forEach((v, i) => {
       const vm = isValidLabelValue(v);
-      if (vm.length) errors.push(fieldErrors.invalid(valuesPath.index(i), v, vm.join('; ')));
+      if (vm.length) errors.push(fieldErrors.invalid(valuesPath.index(i).key(key), v, vm.join('; ')));
     });
     if (errors.length) return { errors };
     return { requirement: new Requirement(key, operator, Object.freeze([...values])), errors };

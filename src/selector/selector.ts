@@ -5,6 +5,7 @@
  * @module
  */
 
+import { formatFieldValue } from '../core/errors';
 import type { StringMap } from '../core/types';
 import { parseRequirements } from './parser';
 import { compareGo, type LabelSource, type Operator, Requirement, SelectorError } from './requirement';
@@ -102,7 +103,10 @@ export class Selector {
         ? EXPRESSION_OPERATORS[e.operator]
         : undefined;
       if (!op)
-        throw new SelectorError(`${JSON.stringify(e.operator)} is not a valid label selector operator`);
+        // Go's %q of the operator; a missing one is the empty string there
+        throw new SelectorError(
+          `${formatFieldValue(String(e.operator ?? ''))} is not a valid label selector operator`,
+        );
       reqs.push(Requirement.create(e.key, op, e.values ?? []));
     }
     return Selector.fromRequirements(reqs);

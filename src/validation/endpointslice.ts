@@ -9,6 +9,7 @@ import { defaultEndpointSlice } from '../core/defaults';
 import { type ErrorList, FieldPath, fieldErrors } from '../core/errors';
 import type { EndpointSlice } from '../core/types';
 import {
+  FIELD_IMMUTABLE_ERROR_MSG,
   invalidEach,
   isDNS1123Label,
   isDNS1123Subdomain,
@@ -114,7 +115,9 @@ export function validateEndpointSlice(
       if (ep.hints) {
         const fz = idx.child('hints', 'forZones');
         const zones = ep.hints.forZones ?? [];
-        if (zones.length > ENDPOINTSLICE_MAX_ZONE_HINTS) {
+        // upstream's validateHints returns at once on too many zones: node hints go unchecked
+        const tooManyZones = zones.length > ENDPOINTSLICE_MAX_ZONE_HINTS;
+        if (tooManyZones) {
           errs.push(fieldErrors.tooMany(fz, zones.length, ENDPOINTSLICE_MAX_ZONE_HINTS));
         } else {
           const seen = new Set<string>();
@@ -127,9 +130,9 @@ export function validateEndpointSlice(
         }
         const fn = idx.child('hints', 'forNodes');
         const nodes = ep.hints.forNodes ?? [];
-        if (nodes.length > ENDPOINTSLICE_MAX_NODE_HINTS) {
+        if (!tooManyZones && nodes.length > ENDPOINTSLICE_MAX_NODE_HINTS) {
           errs.push(fieldErrors.tooMany(fn, nodes.length, ENDPOINTSLICE_MAX_NODE_HINTS));
-        } else {
+        } else if (!tooManyZones) {
           const seen = new Set<string>();
           nodes.forEach((n, k) => {
             const np = fn.index(k).child('name');
@@ -161,5 +164,22 @@ export function validateEndpointSlice(
     if (p.appProtocol !== undefined)
       errs.push(...invalidEach(idx.child('appProtocol'), p.appProtocol, isQualifiedName(p.appProtocol)));
   });
+  return errs;
+}
+
+/**
+ * Validates an EndpointSlice update (`ValidateEndpointSliceUpdate`): everything
+ * {@link validateEndpointSlice} checks, then `addressType`, which may not change.
+ */
+export function validateEndpointSliceUpdate(
+  next: EndpointSlice,
+  prev: EndpointSlice,
+  opts: EndpointSliceValidationOptions = {},
+): ErrorList {
+  const errs = validateEndpointSlice(next, opts);
+  if ((next.addressType ?? '') !== (prev.addressType ?? ''))
+    errs.push(
+      fieldErrors.invalid(FieldPath.root('addressType'), next.addressType ?? '', FIELD_IMMUTABLE_ERROR_MSG),
+    );
   return errs;
 }

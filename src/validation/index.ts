@@ -8,13 +8,17 @@
 import type { ErrorList } from '../core/errors';
 import { FieldPath } from '../core/errors';
 import type { KubeObject } from '../core/types';
+import { validateEndpoints } from './endpoints';
 import { validateEndpointSlice } from './endpointslice';
-import { nameIsDNSLabel, nameIsDNSSubdomain, validateObjectMeta } from './names';
+import { nameIsDNSLabel, validateObjectMeta } from './names';
+import { validateNode } from './node';
 import { validatePod } from './pod';
 import { validateService } from './service';
 
+export * from './endpoints';
 export * from './endpointslice';
 export * from './names';
+export * from './node';
 export * from './pod';
 export * from './service';
 export * from './service-ip-families';
@@ -22,7 +26,8 @@ export * from './service-strategy';
 
 /**
  * Validates any stored kind by dispatching on `kind` (defaults applied first, as the API server
- * does): Service, Pod, EndpointSlice fully; Endpoints, Node and Namespace by metadata.
+ * does): Service, Pod, EndpointSlice, Endpoints fully; Node by metadata and pod CIDRs;
+ * Namespace by metadata.
  */
 export function validateObject(obj: KubeObject): ErrorList {
   const meta = FieldPath.root('metadata');
@@ -34,9 +39,9 @@ export function validateObject(obj: KubeObject): ErrorList {
     case 'EndpointSlice':
       return validateEndpointSlice(obj);
     case 'Endpoints':
-      return validateObjectMeta(obj.metadata, { namespaced: true, nameValidator: nameIsDNSSubdomain }, meta);
+      return validateEndpoints(obj);
     case 'Node':
-      return validateObjectMeta(obj.metadata, { namespaced: false, nameValidator: nameIsDNSSubdomain }, meta);
+      return validateNode(obj);
     case 'Namespace':
       return validateObjectMeta(obj.metadata, { namespaced: false, nameValidator: nameIsDNSLabel }, meta);
   }

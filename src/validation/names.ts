@@ -78,7 +78,8 @@ function parseIPv4Sloppy(s: string): Uint8Array | undefined {
   const out = new Uint8Array(4);
   for (let i = 0; i < 4; i++) {
     const p = parts[i] as string;
-    if (!/^[0-9]{1,7}$/.test(p)) return undefined;
+    // Go's dtoi: any number of decimal digits (leading zeros included) up to 255
+    if (!/^[0-9]+$/.test(p)) return undefined;
     const n = Number(p);
     if (n > 255) return undefined;
     out[i] = n;
@@ -186,7 +187,8 @@ export function parseCIDRSloppy(value: string): { ip: SloppyIP; prefix: number }
   if (slash === -1) return undefined;
   const ip = parseIPSloppy(value.slice(0, slash));
   const lenText = value.slice(slash + 1);
-  if (!ip || !/^[0-9]{1,3}$/.test(lenText)) return undefined;
+  // the prefix length is read with Go's dtoi too: `/024` and `/0024` are 24
+  if (!ip || !/^[0-9]+$/.test(lenText)) return undefined;
   const prefix = Number(lenText);
   if (prefix > ip.bytes.length * 8) return undefined;
   return { ip, prefix };
@@ -383,7 +385,7 @@ export interface ObjectMetaOptions {
 /**
  * Object metadata on create (apimachinery `ValidateObjectMeta`): generateName/name via the kind's
  * name rule, namespace (a DNS label, or forbidden for cluster-scoped kinds), generation,
- * labels, annotations.
+ * labels, annotations, finalizers. (Owner references and managed fields are not checked.)
  */
 export function validateObjectMeta(
   meta: ObjectMeta | undefined,
@@ -396,8 +398,12 @@ export function validateObjectMeta(
     errs.push(
       ...invalidEach(path.child('generateName'), m.generateName, opts.nameValidator(m.generateName, true)),
     );
-  if (!m.name) errs.push(fieldErrors.required(path.child('name'), 'name or generateName is required'));
-  else errs.push(...invalidEach(path.child('name'), m.name, opts.nameValidator(m.name, false)));
+  // With only a generateName the server generates the name (prefix + 5 characters from its
+  // safe alphabet) before validating, so the prefix check above is all that can fail.
+  if (!m.name) {
+    if (!m.generateName)
+      errs.push(fieldErrors.required(path.child('name'), 'name or generateName is required'));
+  } else errs.push(...invalidEach(path.child('name'), m.name, opts.nameValidator(m.name, false)));
   const ns = m.namespace ?? (opts.namespaced && opts.defaultNamespace !== false ? 'default' : '');
   if (opts.namespaced) {
     if (!ns) errs.push(fieldErrors.required(path.child('namespace'), ''));
@@ -409,6 +415,31 @@ export function validateObjectMeta(
     errs.push(...validateNonnegativeField(m.generation, path.child('generation')));
   errs.push(...validateLabels(m.labels, path.child('labels')));
   errs.push(...validateAnnotations(m.annotations, path.child('annotations')));
+  errs.push(...validateFinalizers(m.finalizers, path.child('finalizers')));
+  return errs;
+}
+
+/** The finalizer that orphans dependents (metav1 `FinalizerOrphanDependents`). */
+export const FINALIZER_ORPHAN_DEPENDENTS = 'orphan';
+/** The finalizer of foreground deletion (metav1 `FinalizerDeleteDependents`). */
+export const FINALIZER_DELETE_DEPENDENTS = 'foregroundDeletion';
+
+/**
+ * `metadata.finalizers` (apimachinery `ValidateFinalizers`): each a qualified name, and not
+ * both `orphan` and `foregroundDeletion`.
+ */
+export function validateFinalizers(finalizers: readonly string[] | undefined, path: FieldPath): ErrorList {
+  const list = finalizers ?? [];
+  const errs: ErrorList = [];
+  for (const f of list) errs.push(...invalidEach(path, f, isQualifiedName(f)));
+  if (list.includes(FINALIZER_ORPHAN_DEPENDENTS) && list.includes(FINALIZER_DELETE_DEPENDENTS))
+    errs.push(
+      fieldErrors.invalid(
+        path,
+        [...list],
+        `finalizer ${FINALIZER_ORPHAN_DEPENDENTS} and ${FINALIZER_DELETE_DEPENDENTS} cannot be both set`,
+      ),
+    );
   return errs;
 }
 
@@ -426,8 +457,8 @@ export function validateObjectMetaUpdate(next: ObjectMeta, prev: ObjectMeta, pat
   if (prev.uid !== undefined && next.uid !== undefined) immut('uid', next.uid, prev.uid);
   if (prev.creationTimestamp !== undefined && next.creationTimestamp !== undefined)
     immut('creationTimestamp', next.creationTimestamp, prev.creationTimestamp);
-  if (next.generation !== undefined)
-    errs.push(...validateNonnegativeField(next.generation, path.child('generation')));
+  // (no generation check here: upstream only forbids decrementing it, and svcroute's registry
+  // owns that field)
   errs.push(...validateLabels(next.labels, path.child('labels')));
   errs.push(...validateAnnotations(next.annotations, path.child('annotations')));
   return errs;

@@ -7,7 +7,7 @@
  */
 
 import { defaultPod } from '../core/defaults';
-import { type ErrorList, FieldPath, fieldErrors } from '../core/errors';
+import { type ErrorList, FieldPath, fieldErrors, formatFieldValue } from '../core/errors';
 import type { Container, Pod } from '../core/types';
 import {
   invalidEach,
@@ -30,8 +30,10 @@ export interface PodValidationOptions {
 
 /**
  * Validates a Pod: `metadata` (name a DNS subdomain), `spec.containers` (required; names DNS
- * labels, unique across init and regular containers; ports per `validateContainerPorts`),
- * `spec.hostname`/`spec.subdomain` (DNS labels), host-network `hostPort` = `containerPort`, and
+ * labels, unique across init and regular containers; ports per `validateContainerPorts`; no
+ * two regular-container ports on one host IP/protocol/port),
+ * `spec.nodeName` (a DNS subdomain), `spec.hostname`/`spec.subdomain` (DNS labels), host-network
+ * `hostPort` = `containerPort`, and
  * `status.podIPs` (valid, at most one per family, no duplicates). Image and resource rules are
  * outside svcroute's scope and not checked.
  */
@@ -47,7 +49,10 @@ export function validatePod(input: Pod, opts: PodValidationOptions = {}): ErrorL
   // regular containers first, then init containers checked against them (upstream's order)
   const names = new Set<string>();
   if ((spec.containers ?? []).length === 0) errs.push(fieldErrors.required(specPath.child('containers'), ''));
-  else errs.push(...validateContainers(spec.containers, specPath.child('containers'), names));
+  else {
+    errs.push(...validateContainers(spec.containers, specPath.child('containers'), names));
+    errs.push(...hostPortConflicts(spec.containers, specPath.child('containers')));
+  }
   errs.push(...validateContainers(spec.initContainers ?? [], specPath.child('initContainers'), names));
   if (spec.hostNetwork) {
     (spec.containers ?? []).forEach((c, i) => {
@@ -63,6 +68,11 @@ export function validatePod(input: Pod, opts: PodValidationOptions = {}): ErrorL
       });
     });
   }
+  // (ValidatePodSpec checks the node name just before hostname and subdomain)
+  if (spec.nodeName)
+    errs.push(
+      ...invalidEach(specPath.child('nodeName'), spec.nodeName, nameIsDNSSubdomain(spec.nodeName, false)),
+    );
   if (spec.hostname)
     errs.push(...invalidEach(specPath.child('hostname'), spec.hostname, isDNS1123Label(spec.hostname)));
   if (spec.subdomain)
@@ -111,6 +121,39 @@ function validateContainerPorts(c: Container, path: FieldPath): ErrorList {
   return errs;
 }
 
+/**
+ * Two ports of the pod's containers may not claim the same host port for the same host IP and
+ * protocol (`checkHostPortConflicts`); the duplicate is reported as `hostIP/protocol/port`.
+ */
+function hostPortConflicts(containers: readonly Container[], path: FieldPath): ErrorList {
+  const errs: ErrorList = [];
+  const seen = new Set<string>();
+  containers.forEach((c, i) => {
+    (c.ports ?? []).forEach((p, j) => {
+      if (!p.hostPort) return;
+      const key = `${p.hostIP ?? ''}/${p.protocol ?? ''}/${p.hostPort}`;
+      if (seen.has(key))
+        errs.push(fieldErrors.duplicate(path.index(i).child('ports').index(j).child('hostPort'), key));
+      else seen.add(key);
+    });
+  });
+  return errs;
+}
+
+/** Go's %#v of a core.PodIP value, as upstream prints the entries it reports. */
+class GoPodIP {
+  constructor(private readonly ip: string) {}
+  toString(): string {
+    return `core.PodIP{IP:${formatFieldValue(this.ip)}}`;
+  }
+}
+class GoPodIPs {
+  constructor(private readonly ips: readonly string[]) {}
+  toString(): string {
+    return `[]core.PodIP{${this.ips.map((ip) => String(new GoPodIP(ip))).join(', ')}}`;
+  }
+}
+
 function validatePodIPs(pod: Pod): ErrorList {
   const errs: ErrorList = [];
   const ips = pod.status?.podIPs ?? [];
@@ -125,10 +168,12 @@ function validatePodIPs(pod: Pod): ErrorList {
     const list = ips.map((p) => p.ip);
     const v6 = list.map(isIPv6String);
     if (!(v6.includes(true) && v6.includes(false)) || ips.length > 2)
-      errs.push(fieldErrors.invalid(path, list, 'may specify no more than one IP for each IP family'));
+      errs.push(
+        fieldErrors.invalid(path, new GoPodIPs(list), 'may specify no more than one IP for each IP family'),
+      );
     const seen = new Set<string>();
     ips.forEach((p, i) => {
-      if (seen.has(p.ip)) errs.push(fieldErrors.duplicate(path.index(i), p.ip));
+      if (seen.has(p.ip)) errs.push(fieldErrors.duplicate(path.index(i), new GoPodIP(p.ip)));
       seen.add(p.ip);
     });
   }

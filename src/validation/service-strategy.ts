@@ -13,8 +13,9 @@ function clone<T>(v: T): T {
 }
 
 const needsClusterIP = (s: ServiceSpec) => (s.type ?? 'ClusterIP') !== 'ExternalName';
-const needsNodePort = (s: ServiceSpec) =>
-  s.type === 'NodePort' || (s.type === 'LoadBalancer' && s.allocateLoadBalancerNodePorts !== false);
+// The strategy asks only about the type here: turning allocateLoadBalancerNodePorts off keeps
+// the node ports a LoadBalancer already has (they must be removed explicitly).
+const needsNodePort = (s: ServiceSpec) => s.type === 'NodePort' || s.type === 'LoadBalancer';
 const needsHealthCheck = (s: ServiceSpec) => s.type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local';
 
 /** `type` is NodePort or LoadBalancer, or ClusterIP with external IPs (apiservice `ExternallyAccessible`). */
@@ -51,7 +52,9 @@ export function prepareServiceCreate(svc: Service): Service {
  * keeps them; changing or clearing only `clusterIP` is carried into `clusterIPs`), then, when the
  * type changes, drop `clusterIP(s)`/`ipFamilies`/`ipFamilyPolicy`, `nodePort`s,
  * `healthCheckNodePort`, `allocateLoadBalancerNodePorts`, `loadBalancerClass` and
- * `externalTrafficPolicy` that the new type does not use and that the user left as they were.
+ * `externalTrafficPolicy` that the new type does not use and that the user left as they were
+ * (node ports count as unchanged when none of them is new), and empty the load-balancer status
+ * of a service that is no longer a LoadBalancer.
  */
 export function prepareServiceUpdate(next: Service, prev: Service): Service {
   const out = clone(next);
@@ -80,11 +83,11 @@ export function prepareServiceUpdate(next: Service, prev: Service): Service {
     if (s.ipFamilyPolicy === o.ipFamilyPolicy) delete s.ipFamilyPolicy;
   }
   if (needsNodePort(o) && !needsNodePort(s)) {
-    const oldPorts = o.ports ?? [];
-    const samePorts =
-      (s.ports ?? []).length === oldPorts.length &&
-      (s.ports ?? []).every((p, i) => (p.nodePort ?? 0) === (oldPorts[i]?.nodePort ?? 0));
-    if (samePorts) for (const p of s.ports ?? []) delete p.nodePort;
+    // "the same node ports": ports may be added, removed or edited as long as no node port is
+    // new (the strategy's sameNodePorts is a superset test on the sets of values)
+    const oldNodePorts = new Set((o.ports ?? []).map((p) => p.nodePort ?? 0).filter((n) => n !== 0));
+    const noneNew = (s.ports ?? []).every((p) => !p.nodePort || oldNodePorts.has(p.nodePort));
+    if (noneNew) for (const p of s.ports ?? []) delete p.nodePort;
   }
   if (needsHealthCheck(o) && !needsHealthCheck(s) && s.healthCheckNodePort === o.healthCheckNodePort) {
     delete s.healthCheckNodePort;
@@ -100,6 +103,15 @@ export function prepareServiceUpdate(next: Service, prev: Service): Service {
     s.externalTrafficPolicy === o.externalTrafficPolicy
   ) {
     delete s.externalTrafficPolicy;
+  }
+  // Only a LoadBalancer may carry load-balancer status, whatever the type was before; the guard
+  // keeps an already-empty status as it is so a re-apply is not reported as a change.
+  if (
+    s.type !== 'LoadBalancer' &&
+    out.status?.loadBalancer &&
+    Object.keys(out.status.loadBalancer).length > 0
+  ) {
+    out.status = { ...out.status, loadBalancer: {} };
   }
   return out;
 }

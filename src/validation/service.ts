@@ -6,8 +6,8 @@
  */
 
 import { defaultService, MAX_CLIENT_IP_AFFINITY_TIMEOUT_S } from '../core/defaults';
-import { type ErrorList, FieldPath, fieldErrors } from '../core/errors';
-import type { Service, ServicePort, ServiceSpec } from '../core/types';
+import { type ErrorList, FieldPath, fieldErrors, formatFieldValue } from '../core/errors';
+import type { Service, ServicePort, ServiceSpec, ServiceStatus } from '../core/types';
 import {
   FIELD_IMMUTABLE_ERROR_MSG,
   invalidEach,
@@ -123,6 +123,64 @@ export function validateServiceUpdate(
     );
   }
   errs.push(...validateServiceObject(svc, opts));
+  return errs;
+}
+
+/** `status.loadBalancer.ingress[].ipMode` values, sorted as upstream lists them. */
+const LOAD_BALANCER_IP_MODES = ['Proxy', 'VIP'] as const;
+
+/**
+ * Validates a status write (`ValidateServiceStatusUpdate`): metadata immutability, then the
+ * load-balancer status against the (stored) spec. Status is never validated on create or
+ * spec update, because the API server resets it there.
+ */
+export function validateServiceStatusUpdate(next: Service, prev: Service): ErrorList {
+  const errs = validateObjectMetaUpdate(next.metadata ?? {}, prev.metadata ?? {}, FieldPath.root('metadata'));
+  errs.push(
+    ...validateLoadBalancerStatus(
+      next.status ?? {},
+      next.spec ?? {},
+      FieldPath.root('status', 'loadBalancer'),
+    ),
+  );
+  return errs;
+}
+
+/**
+ * `status.loadBalancer` (`ValidateLoadBalancerStatus`, Kubernetes 1.34 gates): ingress only on
+ * LoadBalancer services; each entry's `ip` valid, `ipMode` required with an `ip` and forbidden
+ * without one, `hostname` a DNS subdomain that is not an IP address.
+ */
+export function validateLoadBalancerStatus(
+  status: ServiceStatus,
+  spec: ServiceSpec,
+  path: FieldPath = FieldPath.root('status', 'loadBalancer'),
+): ErrorList {
+  const errs: ErrorList = [];
+  const ingress = status.loadBalancer?.ingress ?? [];
+  const ingPath = path.child('ingress');
+  if (spec.type !== 'LoadBalancer' && ingress.length > 0) {
+    return [fieldErrors.forbidden(ingPath, "may only be used when `spec.type` is 'LoadBalancer'")];
+  }
+  ingress.forEach((ing, i) => {
+    const p = ingPath.index(i);
+    const ip = ing.ip ?? '';
+    if (ip.length > 0) errs.push(...invalidEach(p.child('ip'), ip, isValidIPForLegacyField(ip)));
+    if (ing.ipMode === undefined || ing.ipMode === null) {
+      if (ip.length > 0)
+        errs.push(fieldErrors.required(p.child('ipMode'), 'must be specified when `ip` is set'));
+    } else if (ip.length === 0) {
+      errs.push(fieldErrors.forbidden(p.child('ipMode'), 'may not be specified when `ip` is not set'));
+    } else if (!has(LOAD_BALANCER_IP_MODES, ing.ipMode)) {
+      errs.push(fieldErrors.notSupported(p.child('ipMode'), ing.ipMode, LOAD_BALANCER_IP_MODES));
+    }
+    const host = ing.hostname ?? '';
+    if (host.length > 0) {
+      errs.push(...invalidEach(p.child('hostname'), host, isDNS1123Subdomain(host)));
+      if (parseIPSloppy(host))
+        errs.push(fieldErrors.invalid(p.child('hostname'), host, 'must be a DNS name, not an IP address'));
+    }
+  });
   return errs;
 }
 
@@ -305,10 +363,14 @@ function validateServiceObject(svc: Service, opts: ServiceValidationOptions): Er
   return errs;
 }
 
-// Go prints a []core.IPFamily with its element type.
-function goIPFamilies(list: readonly string[]): GoLiteral {
-  return new GoLiteral(`[]core.IPFamily{${list.map((f) => JSON.stringify(f)).join(', ')}}`);
+// Go's %#v of a slice: the element type is printed, and an absent list is a nil slice
+// (`[]string(nil)`), unlike an empty one (`[]string{}`).
+function goSlice(type: string, list: readonly string[] | undefined): GoLiteral {
+  if (list === undefined) return new GoLiteral(`[]${type}(nil)`);
+  return new GoLiteral(`[]${type}{${list.map((v) => formatFieldValue(String(v))).join(', ')}}`);
 }
+const goIPFamilies = (list: readonly string[] | undefined) => goSlice('core.IPFamily', list);
+const goStrings = (list: readonly string[] | undefined) => goSlice('string', list);
 
 // What Go's %#v prints for the ServicePort key upstream reports as a duplicate.
 function goServicePortKey(p: ServicePort): GoLiteral {
@@ -517,16 +579,17 @@ function upgradeDowngradeClusterIPs(o: ServiceSpec, n: ServiceSpec): ErrorList {
   if (isHeadless(o) && isHeadless(n)) return errs;
   const oldIPs = o.clusterIPs ?? [];
   const newIPs = n.clusterIPs ?? [];
+  const printed = goStrings(n.clusterIPs);
   const p = FieldPath.root('spec', 'clusterIPs');
   if (oldIPs.length === newIPs.length) {
     oldIPs.forEach((ip, i) => {
-      if (ip !== newIPs[i]) errs.push(fieldErrors.invalid(p.index(i), newIPs, 'may not change once set'));
+      if (ip !== newIPs[i]) errs.push(fieldErrors.invalid(p.index(i), printed, 'may not change once set'));
     });
   } else if (oldIPs.length > newIPs.length) {
     if (newIPs.length === 0)
-      errs.push(fieldErrors.invalid(p.index(0), newIPs, 'primary clusterIP can not be unset'));
+      errs.push(fieldErrors.invalid(p.index(0), printed, 'primary clusterIP can not be unset'));
     if (oldIPs.length > 0 && newIPs.length > 0 && newIPs[0] !== oldIPs[0])
-      errs.push(fieldErrors.invalid(p.index(0), newIPs, 'may not change once set'));
+      errs.push(fieldErrors.invalid(p.index(0), printed, 'may not change once set'));
     if (newIPs.length === 1 && n.ipFamilyPolicy !== 'SingleStack')
       errs.push(
         fieldErrors.invalid(
@@ -536,7 +599,7 @@ function upgradeDowngradeClusterIPs(o: ServiceSpec, n: ServiceSpec): ErrorList {
         ),
       );
   } else if (oldIPs.length > 0 && newIPs[0] !== oldIPs[0]) {
-    errs.push(fieldErrors.invalid(p.index(0), newIPs, 'may not change once set'));
+    errs.push(fieldErrors.invalid(p.index(0), printed, 'may not change once set'));
   }
   return errs;
 }
@@ -550,13 +613,14 @@ function upgradeDowngradeIPFamilies(o: ServiceSpec, n: ServiceSpec): ErrorList {
   const p = FieldPath.root('spec', 'ipFamilies').index(0);
   if (oldF.length === newF.length) {
     oldF.forEach((f, i) => {
-      if (f !== newF[i]) errs.push(fieldErrors.invalid(p, goIPFamilies(newF), 'may not change once set'));
+      if (f !== newF[i])
+        errs.push(fieldErrors.invalid(p, goIPFamilies(n.ipFamilies), 'may not change once set'));
     });
   } else if (oldF.length > newF.length) {
     if ((n.clusterIPs?.length ?? 0) === 0)
-      errs.push(fieldErrors.invalid(p, newF, 'primary ipFamily can not be unset'));
+      errs.push(fieldErrors.invalid(p, goIPFamilies(n.ipFamilies), 'primary ipFamily can not be unset'));
     if (newF.length > 0 && newF[0] !== oldF[0])
-      errs.push(fieldErrors.invalid(p, n.clusterIPs ?? [], 'may not change once set'));
+      errs.push(fieldErrors.invalid(p, goStrings(n.clusterIPs), 'may not change once set'));
     if (newF.length === 1 && n.ipFamilyPolicy !== 'SingleStack')
       errs.push(
         fieldErrors.invalid(
@@ -566,7 +630,7 @@ function upgradeDowngradeIPFamilies(o: ServiceSpec, n: ServiceSpec): ErrorList {
         ),
       );
   } else if (oldF.length > 0 && newF.length > 0 && newF[0] !== oldF[0]) {
-    errs.push(fieldErrors.invalid(p, n.clusterIPs ?? [], 'may not change once set'));
+    errs.push(fieldErrors.invalid(p, goStrings(n.clusterIPs), 'may not change once set'));
   }
   return errs;
 }

@@ -199,11 +199,15 @@ describe('svcroute get: allocation ranges', () => {
     const r = await cli(['get', 'svc', '-A', '-f', DUMP, '--service-cluster-ip-range', '10.100.0.0/16']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    // The allocator's wording is its own module's concern; here: one Invalid block per service.
-    expect(r.stderr).toContain(
-      'The Service "kubernetes" is invalid: \n* spec.clusterIPs: Invalid value: []string{"10.96.0.1"}: failed to allocate IP 10.96.0.1: ',
+    // The allocator's wording is its own module's concern; here: one line per refused service,
+    // naming the file, the document, the object and the field.
+    expect(r.stderr).toMatch(
+      /^error: \S+dump\S*\.yaml: document 0, items\[\d+\] \(line \d+\): Service "default\/kubernetes": spec\.clusterIPs: Invalid value: \[\]string\{"10\.96\.0\.1"\}: failed to allocate IP 10\.96\.0\.1: /m,
     );
-    expect(r.stderr.match(/^The Service "\w+" is invalid: $/gm)).toHaveLength(3);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    for (const line of lines)
+      expect(line).toMatch(/^error: .+: Service "[\w-]+\/[\w-]+": spec\.clusterIPs: /);
     const ports = await cli([
       'get',
       'svc',
@@ -214,7 +218,7 @@ describe('svcroute get: allocation ranges', () => {
     ]);
     expect(ports.code).toBe(1);
     expect(ports.stderr).toBe(
-      'The Service "nginx" is invalid: \n* spec.ports[0].nodePort: Invalid value: 30001: provided port is not in the valid range. The range of valid ports is 31000-31010\n',
+      `error: ${FIXTURES}/manifests/nginx-nodeport.yaml: document 0 (line 16): Service "default/nginx": spec.ports[0].nodePort: Invalid value: 30001: provided port is not in the valid range. The range of valid ports is 31000-31010\n`,
     );
   });
 

@@ -66,4 +66,15 @@ describe('field error formatting (apimachinery ErrorBody)', () => {
       'The Service "web" is invalid: \n* spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive',
     );
   });
+  it('invalidError prints a line identical to an earlier one once, as kubectl does', () => {
+    const bad = () => fieldErrors.invalid(FieldPath.root('metadata', 'labels'), 'a b', 'bad');
+    const other = fieldErrors.required(FieldPath.root('spec', 'ports'), '');
+    const e = invalidError('Service', 'web', [bad(), other, bad()]);
+    expect(e.message.split('\n')).toEqual([
+      'The Service "web" is invalid: ',
+      '* metadata.labels: Invalid value: "a b": bad',
+      '* spec.ports: Required value',
+    ]);
+    expect(e.causes).toHaveLength(3);
+  });
 });

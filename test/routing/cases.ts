@@ -231,6 +231,39 @@ export const cases: Case[] = [
     cluster: [ip(3), ip(4)],
     local: undefined,
   },
+  {
+    name: 'node hints only, none for this node: no filtering',
+    node: { name: 'node-z', zone: 'zone-a' },
+    endpoints: [
+      { ip: '10.1.2.3', nodes: [HERE] },
+      { ip: '10.1.2.4', nodes: [THERE] },
+    ],
+    cluster: [ip(3), ip(4)],
+    local: undefined,
+  },
+  {
+    name: 'an unready endpoint without a node hint does not disable node hints',
+    node: zoneA,
+    endpoints: [
+      { ip: '10.1.2.3', zones: ['zone-a'], nodes: [HERE] },
+      { ip: '10.1.2.4', zones: ['zone-a'], nodes: [THERE] },
+      { ip: '10.1.2.5', ready: false },
+    ],
+    cluster: [ip(3)],
+    local: undefined,
+  },
+  {
+    name: 'node hints on this node with a Local policy: Local ignores them, Cluster uses them',
+    info: { type: 'NodePort', nodePort: 8080, externalPolicyLocal: true },
+    node: zoneA,
+    endpoints: [
+      { ip: '10.1.2.3', node: THERE, zones: ['zone-a'], nodes: [HERE] },
+      { ip: '10.1.2.4', node: HERE, zones: ['zone-a'], nodes: [THERE] },
+    ],
+    cluster: [ip(3)],
+    local: [ip(4)],
+    all: [ip(3), ip(4)],
+  },
   // --- ready / serving / terminating fallback, Cluster ---
   {
     name: 'ready endpoints preferred over serving-terminating ones',
@@ -480,5 +513,114 @@ export const cases: Case[] = [
     cluster: ['10.0.0.0:80', '10.0.0.1:80'],
     local: ['10.0.0.1:80'],
     all: ['10.0.0.0:80', '10.0.0.1:80'],
+  },
+  // --- kube-proxy's traffic-policy table, case for case (IsLocal → on node-a) ---
+  {
+    name: 'Cluster policy, no endpoint ready: empty, nothing anywhere',
+    endpoints: [
+      { ip: '10.0.0.0', ready: false, serving: false },
+      { ip: '10.0.0.1', ready: false, serving: false },
+    ],
+    cluster: [],
+    local: undefined,
+    hasAny: false,
+  },
+  {
+    name: 'Cluster policy, some endpoints ready',
+    endpoints: [
+      { ip: '10.0.0.0', ready: false, serving: false },
+      { ip: '10.0.0.1', ready: true },
+    ],
+    cluster: ['10.0.0.1:80'],
+    local: undefined,
+  },
+  {
+    name: 'Cluster policy, all endpoints serving-terminating, local or not',
+    endpoints: [
+      { ip: '10.0.0.0', ready: false, serving: true, terminating: true, node: HERE },
+      { ip: '10.0.0.1', ready: false, serving: true, terminating: true, node: THERE },
+    ],
+    cluster: ['10.0.0.0:80', '10.0.0.1:80'],
+    local: undefined,
+  },
+  {
+    name: 'iTP Local, eTP Cluster with a node port, some endpoints local',
+    info: { internalPolicyLocal: true, type: 'NodePort', nodePort: 8080 },
+    endpoints: [
+      { ip: '10.0.0.0', node: HERE },
+      { ip: '10.0.0.1', node: THERE },
+    ],
+    cluster: ['10.0.0.0:80', '10.0.0.1:80'],
+    local: ['10.0.0.0:80'],
+    all: ['10.0.0.0:80', '10.0.0.1:80'],
+  },
+  {
+    name: 'iTP Cluster, eTP Local, some endpoints local',
+    info: { type: 'NodePort', nodePort: 8080, externalPolicyLocal: true },
+    endpoints: [
+      { ip: '10.0.0.0', node: HERE },
+      { ip: '10.0.0.1', node: THERE },
+    ],
+    cluster: ['10.0.0.0:80', '10.0.0.1:80'],
+    local: ['10.0.0.0:80'],
+    all: ['10.0.0.0:80', '10.0.0.1:80'],
+  },
+  {
+    name: 'iTP Local, eTP Local, all endpoints remote',
+    info: { type: 'NodePort', nodePort: 8080, externalPolicyLocal: true, internalPolicyLocal: true },
+    endpoints: [
+      { ip: '10.0.0.0', node: THERE },
+      { ip: '10.0.0.1', node: THERE },
+    ],
+    cluster: ['10.0.0.0:80', '10.0.0.1:80'],
+    local: [],
+    all: ['10.0.0.0:80', '10.0.0.1:80'],
+  },
+  {
+    name: 'iTP Local, eTP Local, all endpoints remote and serving-terminating',
+    info: { type: 'NodePort', nodePort: 8080, externalPolicyLocal: true, internalPolicyLocal: true },
+    endpoints: [
+      { ip: '10.0.0.0', node: THERE, ready: false, serving: true, terminating: true },
+      { ip: '10.0.0.1', node: THERE, ready: false, serving: true, terminating: true },
+    ],
+    cluster: ['10.0.0.0:80', '10.0.0.1:80'],
+    local: [],
+    all: ['10.0.0.0:80', '10.0.0.1:80'],
+  },
+  {
+    name: 'iTP Cluster, eTP Local, ready remote beats terminating for Cluster; Local uses local terminating',
+    info: { type: 'NodePort', nodePort: 8080, externalPolicyLocal: true },
+    endpoints: [
+      { ip: '10.0.0.0', node: THERE },
+      { ip: '10.0.0.1', node: HERE, ready: false, serving: false },
+      { ip: '10.0.0.2', node: HERE, ready: false, serving: true, terminating: true },
+      { ip: '10.0.0.3', node: THERE, ready: false, serving: true, terminating: true },
+    ],
+    cluster: ['10.0.0.0:80'],
+    local: ['10.0.0.2:80'],
+    all: ['10.0.0.0:80', '10.0.0.2:80'],
+  },
+  {
+    name: 'eTP Local: local endpoints outside the hinted zone are merged into allReachable',
+    info: { type: 'NodePort', nodePort: 8080, externalPolicyLocal: true },
+    node: zoneA,
+    endpoints: [
+      { ip: '10.0.0.0', node: HERE, zones: ['zone-a'] },
+      { ip: '10.0.0.1', node: HERE, zones: ['zone-b'] },
+      { ip: '10.0.0.2', node: THERE, zones: ['zone-a'] },
+      { ip: '10.0.0.3', node: THERE, zones: ['zone-b'] },
+    ],
+    cluster: ['10.0.0.0:80', '10.0.0.2:80'],
+    local: ['10.0.0.0:80', '10.0.0.1:80'],
+    all: ['10.0.0.0:80', '10.0.0.1:80', '10.0.0.2:80'],
+  },
+  {
+    name: 'a node with an empty name owns no endpoint, not even ones without a node name',
+    info: { internalPolicyLocal: true },
+    node: { name: '' },
+    endpoints: [{ ip: '10.0.0.0', node: '' }],
+    cluster: undefined,
+    local: [],
+    hasAny: true,
   },
 ];

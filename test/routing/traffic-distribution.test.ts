@@ -82,3 +82,17 @@ describe('applyTrafficDistributionHints (EndpointSlice controller)', () => {
     ]);
   });
 });
+
+describe('applyTrafficDistributionHints edge cases', () => {
+  it('an endpoint naming the empty zone is hinted for it (presence, not truthiness)', () => {
+    const [out] = applyTrafficDistributionHints('PreferSameZone', [ep({ ip: '10.0.0.1', zone: '' })]);
+    expect(out && hints(out)).toEqual({ zones: [''], nodes: undefined });
+  });
+
+  it('PreferSameZone drops node hints a previous PreferSameNode left on ready endpoints', () => {
+    const [out] = applyTrafficDistributionHints('PreferSameZone', [
+      ep({ ip: '10.0.0.1', node: 'n1', zone: 'za', zones: ['za'], nodes: ['n1'] }),
+    ]);
+    expect(out && hints(out)).toEqual({ zones: ['za'], nodes: undefined });
+  });
+});

@@ -43,7 +43,8 @@ describe('Selector.parse: accepted forms and canonical text', () => {
 describe('Selector.parse: errors say why and where', () => {
   const cases: [string, string, number][] = [
     // `|` is not special: "a||y" is one (invalid) value
-    ['x=a||y=b', 'unable to parse requirement: values[0]: Invalid value: "a||y": a valid label', -1],
+    // (the value's path carries the label key, as labels.NewRequirement builds it)
+    ['x=a||y=b', 'unable to parse requirement: values[0][x]: Invalid value: "a||y": a valid label', -1],
     ['x==a==b', "found '==', expected: ',' or 'end of string'", 4],
     ['!x=a', "found '=', expected: ',' or 'end of string'", 2],
     ['x in (a', "unable to parse requirement: found '', expected: ',' or ')'", 7],
@@ -92,7 +93,7 @@ describe('Selector.parse: errors say why and where', () => {
 
   it('reports an invalid value with its message', () => {
     expect(() => Selector.parse('a=-x')).toThrow(
-      "unable to parse requirement: values[0]: Invalid value: \"-x\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+      "unable to parse requirement: values[0][a]: Invalid value: \"-x\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
     );
   });
 

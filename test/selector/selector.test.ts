@@ -90,10 +90,40 @@ describe('map and LabelSelector forms', () => {
     ).toThrow('"Gt" is not a valid label selector operator');
     expect(() =>
       Selector.fromLabelSelector({ matchExpressions: [{ key: 'a', operator: 'In', values: [] }] }),
-    ).toThrow("values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty");
+    ).toThrow(
+      // LabelSelectorAsSelector copies values with append([]string(nil), ...): empty stays nil
+      "values: Invalid value: []string(nil): for 'in', 'notin' operators, values set can't be empty",
+    );
     expect(() =>
       Selector.fromLabelSelector({ matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] }),
     ).toThrow(SelectorError);
+  });
+});
+
+describe('fromLabelSelector: messages as LabelSelectorAsSelector words them', () => {
+  it('quotes the operator with Go %q; a missing operator is ""', () => {
+    expect(() => Selector.fromLabelSelector({ matchExpressions: [{ key: 'a' } as never] })).toThrow(
+      /^"" is not a valid label selector operator$/,
+    );
+    expect(() =>
+      Selector.fromLabelSelector({ matchExpressions: [{ key: 'a', operator: 'in\t' as 'In' }] }),
+    ).toThrow(/^"in\\t" is not a valid label selector operator$/);
+  });
+
+  it('a bad matchLabels value is reported at values[0][key]', () => {
+    expect(() => Selector.fromLabelSelector({ matchLabels: { app: 'a b' } })).toThrow(
+      /^values\[0\]\[app\]: Invalid value: "a b": a valid label must be/,
+    );
+  });
+
+  it('values given to Exists print as a Go string slice', () => {
+    expect(() =>
+      Selector.fromLabelSelector({
+        matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x', 'y'] }],
+      }),
+    ).toThrow(
+      'values: Invalid value: []string{"x", "y"}: values set must be empty for exists and does not exist',
+    );
   });
 });
 

@@ -138,6 +138,17 @@ describe('ports', () => {
 });
 
 describe('IPs and CIDRs', () => {
+  it('reads octets and prefix lengths with any number of leading zeros, as Go dtoi does', () => {
+    expect(isValidIP('00000000010.0.0.1')).toEqual([]);
+    expect(Array.from(parseIPSloppy('00000000010.0.0.1')?.bytes ?? [])).toEqual([10, 0, 0, 1]);
+    expect(isValidCIDR('10.0.0.0/0024')).toEqual([]);
+    expect(isValidIP('10.0.0.0256')).toEqual([
+      'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)',
+    ]);
+    expect(isValidCIDR('10.0.0.0/0033')).toEqual([
+      'must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)',
+    ]);
+  });
   it('accepts what the API server accepts (sloppy IPv4, IPv6, IPv4-mapped)', () => {
     for (const ok of [
       '10.0.0.1',
@@ -208,6 +219,23 @@ describe('IPs and CIDRs', () => {
 
 describe('validateObjectMeta', () => {
   const opts = { namespaced: true, nameValidator: nameIsDNS1035Label };
+  it('finalizers are qualified names, and orphan excludes foregroundDeletion (ValidateFinalizers)', () => {
+    const meta = (finalizers: string[]) =>
+      validateObjectMeta({ name: 'web', finalizers }, opts, FieldPath.root('metadata')).map(formatFieldError);
+    expect(meta(['service.kubernetes.io/load-balancer-cleanup', 'orphan'])).toEqual([]);
+    expect(meta(['orphan', 'foregroundDeletion'])).toEqual([
+      'metadata.finalizers: Invalid value: []string{"orphan", "foregroundDeletion"}: finalizer orphan and foregroundDeletion cannot be both set',
+    ]);
+    expect(meta(['a b'])[0]).toMatch(
+      /^metadata\.finalizers: Invalid value: "a b": name part must consist of/,
+    );
+  });
+  it('generateName alone is enough: the server generates the name before validating', () => {
+    expect(validateObjectMeta({ generateName: 'web-' }, opts, FieldPath.root('metadata'))).toEqual([]);
+    expect(
+      validateObjectMeta({ generateName: 'Web-' }, opts, FieldPath.root('metadata')).map(formatFieldError),
+    ).toEqual([`metadata.generateName: Invalid value: "Web-": ${DNS1035_MSG}`]);
+  });
   it('name required, generateName, namespace', () => {
     expect(validateObjectMeta({}, opts, FieldPath.root('metadata')).map(formatFieldError)).toEqual([
       'metadata.name: Required value: name or generateName is required',

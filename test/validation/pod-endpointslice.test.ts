@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { formatFieldError } from '../../src/core/errors';
 import type { EndpointSlice, KubeObject, Pod } from '../../src/core/types';
-import { validateEndpointSlice, validateObject, validatePod } from '../../src/validation';
+import {
+  validateEndpointSlice,
+  validateEndpointSliceUpdate,
+  validateObject,
+  validatePod,
+} from '../../src/validation';
 
 const pod = (spec: Partial<Pod['spec']>, status?: Pod['status'], name = 'p-1'): Pod => ({
   apiVersion: 'v1',
@@ -55,10 +60,42 @@ describe('validatePod', () => {
       ),
     ).toEqual([
       'spec.containers: Required value',
-      'status.podIPs: Invalid value: []string{"10.0.0.1", "10.0.0.2"}: may specify no more than one IP for each IP family',
+      // the list is a []core.PodIP to Go's %#v
+      'status.podIPs: Invalid value: []core.PodIP{core.PodIP{IP:"10.0.0.1"}, core.PodIP{IP:"10.0.0.2"}}: may specify no more than one IP for each IP family',
     ]);
     expect(validatePod(pod({}, { podIPs: [{ ip: 'nope' }] })).map(formatFieldError)).toEqual([
       'status.podIPs[0]: Invalid value: "nope": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)',
+    ]);
+  });
+  it('a repeated pod IP is a Duplicate of the core.PodIP entry', () => {
+    expect(
+      validatePod(pod({}, { podIPs: [{ ip: '10.0.0.1' }, { ip: '10.0.0.1' }] })).map(formatFieldError),
+    ).toContain('status.podIPs[1]: Duplicate value: core.PodIP{IP:"10.0.0.1"}');
+  });
+  it('nodeName is a DNS subdomain, checked before hostname (ValidatePodSpec)', () => {
+    const out = validatePod(pod({ nodeName: 'Node_1', hostname: 'Web_1' })).map(formatFieldError);
+    expect(out).toEqual([
+      expect.stringMatching(/^spec\.nodeName: Invalid value: "Node_1": a lowercase RFC 1123 subdomain/),
+      expect.stringMatching(/^spec\.hostname: Invalid value: "Web_1": a lowercase RFC 1123 label/),
+    ]);
+    expect(validatePod(pod({ nodeName: 'kind-worker.example' }))).toEqual([]);
+  });
+  it('host port conflicts across containers (checkHostPortConflicts)', () => {
+    const p = pod({
+      containers: [
+        { name: 'a', ports: [{ containerPort: 80, hostPort: 8080 }] },
+        {
+          name: 'b',
+          ports: [
+            { containerPort: 81, hostPort: 8080 },
+            { containerPort: 82, hostPort: 8080, protocol: 'UDP' },
+            { containerPort: 83, hostPort: 8080, hostIP: '10.0.0.1' },
+          ],
+        },
+      ],
+    });
+    expect(validatePod(p).map(formatFieldError)).toEqual([
+      'spec.containers[1].ports[0].hostPort: Duplicate value: "/TCP/8080"',
     ]);
   });
   it('host network: hostPort defaults to containerPort, and must match it', () => {
@@ -134,6 +171,15 @@ describe('validateEndpointSlice', () => {
       ),
     ]);
   });
+  it('too many zone hints stop the hint checks there (validateHints returns early)', () => {
+    const zones = Array.from({ length: 9 }, (_, i) => ({ name: `z${i}` }));
+    const s = slice({
+      endpoints: [{ addresses: ['10.0.0.1'], hints: { forZones: zones, forNodes: [{ name: 'N_2' }] } }],
+    });
+    expect(validateEndpointSlice(s).map(formatFieldError)).toEqual([
+      'endpoints[0].hints.forZones: Too many: 9: must have at most 8 items',
+    ]);
+  });
   it('allowLoopback admits 127.0.0.x for local backends', () => {
     expect(
       validateEndpointSlice(slice({ endpoints: [{ addresses: ['127.0.0.2'] }] }), { allowLoopback: true }),
@@ -169,5 +215,15 @@ describe('validateObject', () => {
       { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1' } },
     ];
     expect(objs.map((o) => validateObject(o).length)).toEqual([1, 1, 0, 1, 0]);
+  });
+});
+
+describe('validateEndpointSliceUpdate', () => {
+  it('addressType is immutable (ValidateEndpointSliceUpdate)', () => {
+    const prev = slice({});
+    expect(validateEndpointSliceUpdate(slice({ endpoints: [] }), prev)).toEqual([]);
+    expect(
+      validateEndpointSliceUpdate(slice({ addressType: 'IPv6', endpoints: [] }), prev).map(formatFieldError),
+    ).toEqual(['addressType: Invalid value: "IPv6": field is immutable']);
   });
 });

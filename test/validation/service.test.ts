@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { formatFieldError } from '../../src/core/errors';
 import type { Service, ServiceSpec } from '../../src/core/types';
-import { validateService, validateServiceUpdate } from '../../src/validation';
+import {
+  prepareServiceUpdate,
+  validateService,
+  validateServiceStatusUpdate,
+  validateServiceUpdate,
+} from '../../src/validation';
 
 function svc(spec: ServiceSpec, name = 'web', extra: Partial<Service['metadata']> = {}): Service {
   return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default', ...extra }, spec };
@@ -388,7 +393,8 @@ describe('validateServiceUpdate', () => {
   it('clusterIP changed by a client that omits clusterIPs', () => {
     const next = svc({ ...basic, clusterIP: '10.0.0.11' });
     expect(validateServiceUpdate(next, old).map(formatFieldError)).toEqual([
-      'spec.clusterIPs[0]: Invalid value: []string{}: primary clusterIP can not be unset',
+      // the omitted list is a nil slice to Go's %#v
+      'spec.clusterIPs[0]: Invalid value: []string(nil): primary clusterIP can not be unset',
       'spec.clusterIPs: Required value',
     ]);
   });
@@ -432,6 +438,27 @@ describe('validateServiceUpdate', () => {
       'spec.clusterIPs[0]: Invalid value: "10.0.0.10": expected an IPv6 value as indicated by `ipFamilies[0]`',
     ]);
   });
+  it('an explicitly emptied clusterIPs list prints as an empty Go slice', () => {
+    const next = svc({ ...basic, clusterIP: '10.0.0.11', clusterIPs: [] });
+    expect(validateServiceUpdate(next, old).map(formatFieldError)[0]).toBe(
+      'spec.clusterIPs[0]: Invalid value: []string{}: primary clusterIP can not be unset',
+    );
+  });
+  it('dropping ipFamilies prints them typed, as []core.IPFamily (ValidateServiceUpdate)', () => {
+    const dual = svc({
+      ...basic,
+      clusterIP: '10.0.0.10',
+      clusterIPs: ['10.0.0.10', 'fd00::a'],
+      ipFamilies: ['IPv4', 'IPv6'],
+      ipFamilyPolicy: 'RequireDualStack',
+    });
+    const next = svc({ ...basic, ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' });
+    const out = validateServiceUpdate(next, dual).map(formatFieldError);
+    expect(out).toContain(
+      'spec.ipFamilies[0]: Invalid value: []core.IPFamily{"IPv6"}: primary ipFamily can not be unset',
+    );
+    expect(out).toContain('spec.ipFamilies[0]: Invalid value: []string(nil): may not change once set');
+  });
   it('metadata name is immutable; healthCheckNodePort too', () => {
     const a = svc({
       type: 'LoadBalancer',
@@ -452,5 +479,108 @@ describe('validateServiceUpdate', () => {
       'metadata.name: Invalid value: "other": field is immutable',
       'spec.healthCheckNodePort: Forbidden: field is immutable',
     ]);
+  });
+});
+
+describe('validateServiceStatusUpdate (ValidateLoadBalancerStatus)', () => {
+  const lb = svc({ type: 'LoadBalancer', ports: [{ port: 80 }] });
+  const withIngress = (s: Service, ingress: object[]): Service =>
+    ({ ...s, status: { loadBalancer: { ingress } } }) as Service;
+  it('ingress is forbidden unless the type is LoadBalancer', () => {
+    const c = svc(basic);
+    expect(
+      validateServiceStatusUpdate(withIngress(c, [{ ip: '192.0.2.1', ipMode: 'VIP' }]), c).map(
+        formatFieldError,
+      ),
+    ).toEqual([
+      "status.loadBalancer.ingress: Forbidden: may only be used when `spec.type` is 'LoadBalancer'",
+    ]);
+  });
+  it('checks ip, ipMode and hostname per entry', () => {
+    const next = withIngress(lb, [
+      { ip: '192.0.2.300', ipMode: 'VIP' },
+      { ip: '192.0.2.1' },
+      { hostname: 'lb.example.com', ipMode: 'VIP' },
+      { ip: '192.0.2.2', ipMode: 'Tunnel' },
+      { hostname: '192.0.2.3' },
+    ]);
+    expect(validateServiceStatusUpdate(next, lb).map(formatFieldError)).toEqual([
+      'status.loadBalancer.ingress[0].ip: Invalid value: "192.0.2.300": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)',
+      'status.loadBalancer.ingress[1].ipMode: Required value: must be specified when `ip` is set',
+      'status.loadBalancer.ingress[2].ipMode: Forbidden: may not be specified when `ip` is not set',
+      'status.loadBalancer.ingress[3].ipMode: Unsupported value: "Tunnel": supported values: "Proxy", "VIP"',
+      'status.loadBalancer.ingress[4].hostname: Invalid value: "192.0.2.3": must be a DNS name, not an IP address',
+    ]);
+  });
+  it('a well-formed status passes', () => {
+    expect(validateServiceStatusUpdate(withIngress(lb, [{ ip: '192.0.2.1', ipMode: 'Proxy' }]), lb)).toEqual(
+      [],
+    );
+  });
+});
+
+describe("prepareServiceUpdate (the update strategy's dropTypeDependentFields)", () => {
+  const nodePortSvc = svc({
+    type: 'NodePort',
+    clusterIP: '10.0.0.10',
+    clusterIPs: ['10.0.0.10'],
+    ports: [
+      { name: 'a', port: 80, nodePort: 30080 },
+      { name: 'b', port: 81, nodePort: 30081 },
+    ],
+  });
+  it('NodePort → ClusterIP drops node ports when none is new, even with the port list edited', () => {
+    const next = svc({
+      type: 'ClusterIP',
+      clusterIP: '10.0.0.10',
+      clusterIPs: ['10.0.0.10'],
+      ports: [{ name: 'b', port: 81, nodePort: 30081 }],
+    });
+    expect(prepareServiceUpdate(next, nodePortSvc).spec.ports).toEqual([{ name: 'b', port: 81 }]);
+    expect(validateServiceUpdate(next, nodePortSvc)).toEqual([]);
+  });
+  it('a node port that is new is kept, so validation reports it', () => {
+    const next = svc({
+      type: 'ClusterIP',
+      clusterIP: '10.0.0.10',
+      clusterIPs: ['10.0.0.10'],
+      ports: [{ name: 'a', port: 80, nodePort: 30999 }],
+    });
+    expect(validateServiceUpdate(next, nodePortSvc).map(formatFieldError)).toEqual([
+      "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'",
+    ]);
+  });
+  it('turning allocateLoadBalancerNodePorts off keeps the node ports a LoadBalancer has', () => {
+    const lb = svc({
+      type: 'LoadBalancer',
+      ports: [{ port: 80, nodePort: 30080 }],
+      allocateLoadBalancerNodePorts: true,
+    });
+    const next = svc({
+      type: 'LoadBalancer',
+      ports: [{ port: 80, nodePort: 30080 }],
+      allocateLoadBalancerNodePorts: false,
+    });
+    expect(prepareServiceUpdate(next, lb).spec.ports).toEqual([{ port: 80, nodePort: 30080 }]);
+  });
+  it('leaving LoadBalancer empties the load-balancer status', () => {
+    const lb = {
+      ...svc({ type: 'LoadBalancer', ports: [{ port: 80 }] }),
+      status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } },
+    } as Service;
+    const next = { ...lb, spec: { type: 'ClusterIP', ports: [{ port: 80 }] } } as Service;
+    expect(prepareServiceUpdate(next, lb).status).toEqual({ loadBalancer: {} });
+  });
+  it('a service that is not a LoadBalancer never keeps load-balancer status, whatever it was before', () => {
+    const np = {
+      ...svc({ type: 'NodePort', ports: [{ port: 80, nodePort: 30080 }] }),
+      status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } },
+    } as Service;
+    const next = { ...np, spec: { type: 'ClusterIP', ports: [{ port: 80 }] } } as Service;
+    expect(prepareServiceUpdate(next, np).status).toEqual({ loadBalancer: {} });
+    const stays = { ...np, spec: { ...np.spec } } as Service;
+    expect(prepareServiceUpdate(stays, np).status).toEqual({ loadBalancer: {} });
+    const lb = { ...np, spec: { ...np.spec, type: 'LoadBalancer' } } as Service;
+    expect(prepareServiceUpdate(lb, lb).status).toEqual(np.status);
   });
 });

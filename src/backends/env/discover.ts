@@ -88,12 +88,17 @@ export function discoverFromEnv(
 ): DiscoveredServices {
   const services = new Map<string, DiscoveredService>();
   const problems = new Map<string, EnvDiscoveryError>();
+  const prefixes: string[] = [];
   for (const key of Object.keys(env)) {
     const m = /^(.+)_SERVICE_HOST$/.exec(key);
-    if (!m?.[1]) continue;
-    const prefix = m[1];
+    if (m?.[1]) prefixes.push(m[1]);
+  }
+  for (const prefix of prefixes) {
+    // A service called `<svc>-service-port-<x>` writes variables that look like named ports of
+    // `<svc>`; they belong to the longer prefix.
+    const others = prefixes.filter((p) => p !== prefix && p.startsWith(`${prefix}_`));
     try {
-      services.set(prefix, parseService(prefix, env));
+      services.set(prefix, parseService(prefix, env, others));
     } catch (err) {
       if (err instanceof EnvDiscoveryError) problems.set(prefix, err);
       else throw err;
@@ -102,7 +107,12 @@ export function discoverFromEnv(
   return new DiscoveredServices(services, problems);
 }
 
-function parseService(prefix: string, env: Readonly<Record<string, string | undefined>>): DiscoveredService {
+function parseService(
+  prefix: string,
+  env: Readonly<Record<string, string | undefined>>,
+  longerPrefixes: readonly string[],
+): DiscoveredService {
+  const ownedByOther = (key: string) => longerPrefixes.some((p) => key.startsWith(`${p}_`));
   const hostVar = `${prefix}_SERVICE_HOST`;
   const host = env[hostVar];
   if (!host || isIP(host) === 0) throw new EnvDiscoveryError(hostVar, host, 'not an IP address');
@@ -113,7 +123,7 @@ function parseService(prefix: string, env: Readonly<Record<string, string | unde
   const linkRe = new RegExp(`^${escapeRegExp(prefix)}_PORT_(\\d+)_([A-Z]+)$`);
   for (const [key, value] of Object.entries(env)) {
     const lm = linkRe.exec(key);
-    if (!lm?.[1] || !lm[2]) continue;
+    if (!lm?.[1] || !lm[2] || ownedByOther(key)) continue;
     const proto = lm[2];
     if (!PROTOCOLS.has(proto)) throw new EnvDiscoveryError(key, value, `unknown protocol ${proto}`);
     const p = parsePort(key, lm[1]);
@@ -137,7 +147,7 @@ function parseService(prefix: string, env: Readonly<Record<string, string | unde
   const ports = new Map<string, DiscoveredPort>();
   const namedPrefix = `${portVar}_`;
   for (const [key, value] of Object.entries(env)) {
-    if (!key.startsWith(namedPrefix)) continue;
+    if (!key.startsWith(namedPrefix) || ownedByOther(key)) continue;
     const name = key.slice(namedPrefix.length).toLowerCase().replaceAll('_', '-');
     const p = parsePort(key, value);
     const link = linkPorts.find((lp) => lp.port === p);

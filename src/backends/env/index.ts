@@ -12,19 +12,26 @@ export {
   discoverFromEnv,
   EnvDiscoveryError,
 } from './discover';
+export { expandEnv } from './expand';
+export {
+  type ConfigMapLike,
+  EnvResolutionError,
+  type PodEnvOptions,
+  renderEnvForPod,
+  type SecretLike,
+  sortPodIPs,
+} from './pod-env';
 export {
   DEFAULT_MASTER_NAMESPACE,
   ENV_BYTES_WARNING_THRESHOLD,
   ENV_SERVICE_WARNING_THRESHOLD,
   type EnvRendering,
   envVarName,
-  expandEnv,
   formatEnv,
+  fromServices,
   isServiceIPSet,
   joinHostPort,
   MASTER_SERVICES,
-  type PodEnvOptions,
-  renderEnvForPod,
   renderServiceEnv,
   type ServiceEnvVar,
   type ServiceVisibilityOptions,

@@ -2,7 +2,7 @@
  * The service environment variables kubelet injects into containers (its `envvars.FromServices`
  * and `getServiceEnvVarMap`), as a pure function of the services a pod can see.
  */
-import type { EnvVar, Pod, Service } from '../../core/types';
+import type { Service } from '../../core/types';
 
 /** The namespace whose `kubernetes` service every pod sees (kubelet hard-codes `default`). */
 export const DEFAULT_MASTER_NAMESPACE = 'default';
@@ -17,7 +17,7 @@ export const ENV_SERVICE_WARNING_THRESHOLD = 1000;
 /** Total environment bytes past which {@link EnvRendering.warnings} says so (Linux ARG_MAX is ~2 MiB). */
 export const ENV_BYTES_WARNING_THRESHOLD = 1 << 20;
 
-/** One variable, with where it came from. */
+/** One environment variable. */
 export interface ServiceEnvVar {
   readonly name: string;
   readonly value: string;
@@ -33,33 +33,48 @@ export interface ServiceVisibilityOptions {
   readonly masterNamespace?: string;
 }
 
+/**
+ * The service's primary cluster IP, `spec.clusterIP`. When that field is absent (a manifest
+ * written by hand, not yet through the API server) the first of `spec.clusterIPs` stands in, as
+ * the API server's defaulting would copy it.
+ */
+function primaryClusterIP(svc: Service): string {
+  return svc.spec?.clusterIP ?? svc.spec?.clusterIPs?.[0] ?? '';
+}
+
 /** kubelet's `IsServiceIPSet`: a cluster IP that is neither empty nor `None`. */
 export function isServiceIPSet(svc: Service): boolean {
-  const ip = svc.spec?.clusterIP ?? '';
+  const ip = primaryClusterIP(svc);
   return ip !== '' && ip !== 'None';
 }
 
-/** kubelet's name transform: upper case, `-` → `_`. */
+/**
+ * kubelet's name transform (`makeEnvVariableName`): upper case, `-` → `_`. Nothing else changes:
+ * service names are DNS-1035 labels and port names IANA service names, so neither holds a dot or
+ * starts with a digit (very old kubelets also mapped `.` and prefixed a leading digit with `_`;
+ * current ones do not).
+ */
 export function envVarName(name: string): string {
   return name.replaceAll('-', '_').toUpperCase();
 }
 
-/** `host:port`, with IPv6 hosts bracketed (Go's `net.JoinHostPort`). */
+/** `host:port`, with IPv6 hosts bracketed (Go's `net.JoinHostPort`: any host holding a colon). */
 export function joinHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /**
- * The variables of one service in kubelet's order: `_SERVICE_HOST`, `_SERVICE_PORT`, one
- * `_SERVICE_PORT_<NAME>` per named port, then the Docker-link `_PORT` (first port) and per port
- * `_PORT_<port>_<PROTO>` with `_PROTO`, `_PORT`, `_ADDR`. Services without a cluster IP
- * (headless, ExternalName) or without ports yield nothing.
+ * The variables of one service in kubelet's order: `_SERVICE_HOST`, `_SERVICE_PORT` (first port),
+ * one `_SERVICE_PORT_<NAME>` per named port in spec order, then the Docker-link `_PORT` (first
+ * port) and per port `_PORT_<port>_<PROTO>` with `_PROTO`, `_PORT`, `_ADDR`. The protocol
+ * defaults to TCP; it is lower case in values and upper case in names. Services without a
+ * cluster IP (headless, ExternalName) or without ports yield nothing.
  */
 export function serviceEnvVars(svc: Service): ServiceEnvVar[] {
   const ports = svc.spec?.ports ?? [];
   const first = ports[0];
   if (!isServiceIPSet(svc) || !first) return [];
-  const ip = svc.spec.clusterIP ?? '';
+  const ip = primaryClusterIP(svc);
   const prefix = envVarName(svc.metadata.name ?? '');
   const out: ServiceEnvVar[] = [
     { name: `${prefix}_SERVICE_HOST`, value: ip },
@@ -80,6 +95,17 @@ export function serviceEnvVars(svc: Service): ServiceEnvVar[] {
       { name: `${portPrefix}_ADDR`, value: ip },
     );
   });
+  return out;
+}
+
+/**
+ * kubelet's `envvars.FromServices`: the variables of every service, in the order given, each
+ * service's in {@link serviceEnvVars} order; services without a cluster IP are skipped. Names
+ * are not deduplicated (kubelet does that afterwards, when it builds its map).
+ */
+export function fromServices(services: Iterable<Service>): ServiceEnvVar[] {
+  const out: ServiceEnvVar[] = [];
+  for (const svc of services) out.push(...serviceEnvVars(svc));
   return out;
 }
 
@@ -128,152 +154,13 @@ export function renderServiceEnv(
   return { vars, serviceCount: visible.length, warnings: sizeWarnings(vars, visible.length) };
 }
 
-/** When the pod was created, to apply the snapshot rule. */
-export interface PodEnvOptions {
-  /**
-   * Only services created at or before this instant are visible (default: the pod's
-   * `creationTimestamp`, when set).
-   */
-  readonly createdAt?: Date | string;
-  /**
-   * Only service objects whose `resourceVersion` is ≤ this revision are visible. Pass the
-   * services as they were at the pod's creation revision for an exact answer; with today's
-   * services, ones modified since are left out because their values then are unknown.
-   */
-  readonly atRevision?: number;
-  /** Which container (default: the first). */
-  readonly container?: string;
-  /** Where the `kubernetes` service lives (default `default`). */
-  readonly masterNamespace?: string;
-}
-
-/**
- * The environment kubelet gives a container of `pod`: its own `env` (with `$(VAR)` references
- * expanded against earlier variables and the service variables) followed by the service
- * variables it does not define itself. The snapshot rule applies: variables are computed once,
- * when the container starts, from the services that existed then — services created later are
- * not visible until the pod is recreated.
- */
-export function renderEnvForPod(
-  pod: Pod,
-  services: Iterable<Service>,
-  options: PodEnvOptions = {},
-): EnvRendering {
-  const createdAt = toTime(options.createdAt ?? pod.metadata.creationTimestamp);
-  const atRevision = options.atRevision;
-  const eligible = [...services].filter((svc) => {
-    if (createdAt !== undefined) {
-      const t = toTime(svc.metadata.creationTimestamp);
-      if (t !== undefined && t > createdAt) return false;
-    }
-    if (atRevision !== undefined) {
-      const rv = Number(svc.metadata.resourceVersion);
-      if (Number.isFinite(rv) && rv > atRevision) return false;
-    }
-    return true;
-  });
-  const visibility: ServiceVisibilityOptions = {
-    namespace: pod.metadata.namespace ?? 'default',
-    enableServiceLinks: pod.spec.enableServiceLinks ?? true,
-    ...(options.masterNamespace ? { masterNamespace: options.masterNamespace } : {}),
-  };
-  const serviceRendering = renderServiceEnv(eligible, visibility);
-  const serviceEnv = new Map(serviceRendering.vars.map((v) => [v.name, v.value]));
-  const containers = pod.spec.containers ?? [];
-  const container = options.container ? containers.find((c) => c.name === options.container) : containers[0];
-  if (options.container && !container)
-    throw new Error(`pod has no container named ${JSON.stringify(options.container)}`);
-  const warnings = [...serviceRendering.warnings];
-  const own = new Map<string, string>();
-  for (const e of container?.env ?? []) own.set(e.name, resolveEnvValue(e, own, serviceEnv, pod, warnings));
-  const vars: ServiceEnvVar[] = [...own].map(([name, value]) => ({ name, value }));
-  for (const v of serviceRendering.vars) if (!own.has(v.name)) vars.push(v);
-  return { vars, serviceCount: serviceRendering.serviceCount, warnings };
-}
-
-function resolveEnvValue(
-  e: EnvVar,
-  own: ReadonlyMap<string, string>,
-  serviceEnv: ReadonlyMap<string, string>,
-  pod: Pod,
-  warnings: string[],
-): string {
-  if (e.value) return expandEnv(e.value, (name) => own.get(name) ?? serviceEnv.get(name));
-  const fieldPath = (e.valueFrom as { fieldRef?: { fieldPath?: string } } | undefined)?.fieldRef?.fieldPath;
-  if (fieldPath) {
-    const value = podFieldValue(pod, fieldPath);
-    if (value !== undefined) return value;
-  }
-  if (e.valueFrom !== undefined)
-    warnings.push(`${e.name}: valueFrom cannot be resolved offline; rendered empty`);
-  return '';
-}
-
-/** `metadata.labels['key']` / `metadata.annotations['key']`: the downward API's subscript form. */
-const SUBSCRIPTED_FIELD = /^metadata\.(labels|annotations)\['(.*)'\]$/;
-
-/**
- * The value of a `fieldRef` the way kubelet resolves it for an env var (its
- * `podFieldSelectorRuntimeValue`, then `fieldpath.ExtractFieldPathAsString`); undefined for a
- * path kubelet would reject. A missing label or annotation key is the empty string, as in kubelet.
- */
-function podFieldValue(pod: Pod, fieldPath: string): string | undefined {
-  const subscript = SUBSCRIPTED_FIELD.exec(fieldPath);
-  if (subscript) {
-    const map = subscript[1] === 'labels' ? pod.metadata.labels : pod.metadata.annotations;
-    const key = subscript[2] ?? '';
-    return map && Object.hasOwn(map, key) ? (map[key] ?? '') : '';
-  }
-  // Fields the shared Pod type does not declare but real manifests carry.
-  const spec = pod.spec as { serviceAccountName?: string };
-  const known: Record<string, string | undefined> = {
-    'metadata.name': pod.metadata.name,
-    'metadata.namespace': pod.metadata.namespace,
-    'metadata.uid': pod.metadata.uid,
-    'spec.nodeName': pod.spec.nodeName,
-    'spec.serviceAccountName': spec.serviceAccountName,
-    'status.podIP': pod.status?.podIPs?.[0]?.ip ?? pod.status?.podIP,
-    'status.podIPs': pod.status?.podIPs?.map((p) => p.ip).join(',') ?? pod.status?.podIP,
-    'status.hostIP': pod.status?.hostIP ?? pod.status?.hostIPs?.[0]?.ip,
-    'status.hostIPs': pod.status?.hostIPs?.map((p) => p.ip).join(',') ?? pod.status?.hostIP,
-  };
-  return Object.hasOwn(known, fieldPath) ? (known[fieldPath] ?? '') : undefined;
-}
-
-/**
- * kubelet's `$(VAR)` expansion: a defined reference is replaced, an undefined one is kept as
- * written, `$$` is a literal `$`, and an unterminated `$(` is kept.
- */
-export function expandEnv(input: string, lookup: (name: string) => string | undefined): string {
-  let out = '';
-  let checkpoint = 0;
-  for (let i = 0; i < input.length; i++) {
-    if (input[i] !== '$' || i + 1 >= input.length) continue;
-    out += input.slice(checkpoint, i);
-    const next = input[i + 1];
-    let advance = 1;
-    if (next === '$') out += '$';
-    else if (next === '(') {
-      const close = input.indexOf(')', i + 2);
-      if (close < 0) out += '$(';
-      else {
-        const name = input.slice(i + 2, close);
-        out += lookup(name) ?? `$(${name})`;
-        advance = close - i;
-      }
-    } else out += `$${next}`;
-    i += advance;
-    checkpoint = i + 1;
-  }
-  return out + input.slice(checkpoint);
-}
-
 /** `NAME=value` lines, one per variable. */
 export function formatEnv(vars: readonly ServiceEnvVar[]): string {
   return vars.map((v) => `${v.name}=${v.value}\n`).join('');
 }
 
-function sizeWarnings(vars: readonly ServiceEnvVar[], serviceCount: number): string[] {
+/** The oversized-environment warning, if `vars` from `serviceCount` services warrant one. */
+export function sizeWarnings(vars: readonly ServiceEnvVar[], serviceCount: number): string[] {
   const bytes = vars.reduce((n, v) => n + v.name.length + v.value.length + 2, 0);
   const warnings: string[] = [];
   if (serviceCount >= ENV_SERVICE_WARNING_THRESHOLD || bytes >= ENV_BYTES_WARNING_THRESHOLD) {
@@ -283,10 +170,4 @@ function sizeWarnings(vars: readonly ServiceEnvVar[], serviceCount: number): str
     );
   }
   return warnings;
-}
-
-function toTime(t: Date | string | undefined): number | undefined {
-  if (t === undefined) return undefined;
-  const ms = t instanceof Date ? t.getTime() : Date.parse(t);
-  return Number.isNaN(ms) ? undefined : ms;
 }

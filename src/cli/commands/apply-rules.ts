@@ -5,23 +5,19 @@
  *
  * @module
  */
-import { watch } from 'node:fs';
 import type { Command } from 'commander';
 import { IptablesBackend } from '../../backends/iptables/backend';
-import {
-  addIptablesOptions,
-  type IptablesCliOptions,
-  iptablesOptionsFrom,
-  snapshotFromFiles,
-} from './render-iptables';
+import type { RoutingSnapshot } from '../../core/snapshot';
+import { CliError, cliContext } from '../context';
+import { loadState } from '../load';
+import { watchPaths } from '../reload';
+import { filenamePaths } from '../shared';
+import { addIptablesOptions, type IptablesCliOptions, iptablesOptionsFrom } from './render-iptables';
 
 interface ApplyRulesOptions extends IptablesCliOptions {
   readonly cleanup?: boolean;
   readonly watch?: boolean;
 }
-
-/** Debounce of file-change events before reloading (editors write in bursts). */
-const WATCH_DEBOUNCE_MS = 200;
 
 /** Registers `apply-rules`. */
 export function registerApplyRulesCommand(program: Command): void {
@@ -30,51 +26,67 @@ export function registerApplyRulesCommand(program: Command): void {
   )
     .option('--cleanup', 'remove every rule and chain the rules use instead of applying')
     .option('--watch', 'keep running and re-apply when the files change')
-    .action(async (opts: ApplyRulesOptions) => {
+    .addHelpText(
+      'after',
+      `
+Needs root and iptables-restore. Each apply is a full sync of the rules the manifests give.
+With --watch, a change to the files is applied again; a bad edit is reported one line per
+problem and the rules in place are kept. Stops on SIGINT/SIGTERM.
+
+Exit status: 0 applied (or stopped by a signal), 1 the manifests did not load or
+iptables-restore failed, 2 usage error.
+
+Examples:
+  svcroute apply-rules -f manifests/ --node-name node-a --node-ip 192.168.0.2
+  svcroute apply-rules -f manifests/ --cleanup`,
+    )
+    .action(async (opts: ApplyRulesOptions, command: Command) => {
+      const ctx = cliContext(command);
+      // Manifests are loaded before anything touches the machine: a bad file changes no rule.
+      const first = opts.cleanup ? undefined : await loadState(ctx, opts);
       const backend = new IptablesBackend({ ...iptablesOptionsFrom(opts), minSyncIntervalMs: 0 });
       backend.on('synced', (e) =>
-        process.stderr.write(
+        ctx.err(
           `applied ${e.full ? 'full' : 'partial'} sync: ${e.rules.stats.servicePorts} service ports, ` +
-            `${e.rules.stats.natRules + e.rules.stats.filterRules} rules in ${e.durationMs.toFixed(0)} ms\n`,
+            `${e.rules.stats.natRules + e.rules.stats.filterRules} rules in ${e.durationMs.toFixed(0)} ms`,
         ),
       );
-      if (opts.cleanup) {
-        await backend.cleanup();
+      const sync = (current: RoutingSnapshot) =>
+        backend.sync({ previous: undefined, current, changes: [], changedServices: new Set() });
+      try {
+        if (first === undefined) {
+          await backend.cleanup();
+          ctx.err('removed the iptables rules');
+          return;
+        }
+        await sync(first.snapshot);
+        if (!opts.watch) return;
+        let applying = Promise.resolve();
+        const watcher = watchPaths(filenamePaths(opts.filename), opts.recursive ?? false, () => {
+          applying = applying.then(async () => {
+            try {
+              await sync((await loadState(ctx, opts)).snapshot);
+            } catch (err) {
+              // Manifest problems were printed one line each; anything else gets its line here.
+              if (!(err instanceof CliError && err.reported))
+                ctx.err(`error: ${err instanceof Error ? err.message : String(err)}`);
+              ctx.err('reload failed: keeping the rules in place');
+            }
+          });
+        });
+        await new Promise<void>((resolve) => {
+          const stop = (): void => {
+            process.off('SIGINT', stop);
+            process.off('SIGTERM', stop);
+            resolve();
+          };
+          process.on('SIGINT', stop);
+          process.on('SIGTERM', stop);
+        });
+        watcher.close();
+        await applying;
+      } finally {
         await backend.close();
-        process.stderr.write('removed the iptables rules\n');
-        return;
       }
-      const apply = async (): Promise<void> => {
-        const current = await snapshotFromFiles(opts.filename);
-        await backend.sync({ previous: undefined, current, changes: [], changedServices: new Set() });
-      };
-      await apply();
-      if (!opts.watch) {
-        await backend.close();
-        return;
-      }
-      let timer: NodeJS.Timeout | undefined;
-      const watchers = opts.filename
-        .filter((f) => f !== '-')
-        .map((f) =>
-          watch(f, () => {
-            clearTimeout(timer);
-            timer = setTimeout(() => {
-              apply().catch((err: unknown) =>
-                process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`),
-              );
-            }, WATCH_DEBOUNCE_MS);
-          }),
-        );
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          for (const w of watchers) w.close();
-          clearTimeout(timer);
-          resolve();
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      await backend.close();
     });
 }

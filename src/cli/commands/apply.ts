@@ -5,8 +5,8 @@
  */
 
 import type { Command } from 'commander';
-import { isStatusError } from '../../core/errors';
 import type { Kind } from '../../core/types';
+import { applyItems, readManifestItems } from '../load';
 import {
   addFilenameOptions,
   addServiceRangeOptions,
@@ -14,14 +14,11 @@ import {
   type CliContext,
   CliError,
   cliContext,
-  describeApplyError,
   EXIT_INVALID,
   type FilenameFlags,
   openStoreRegistry,
-  readManifestFlags,
   type ServiceRangeFlags,
   type StoreFlags,
-  sortForCreation,
 } from '../shared';
 
 /** kubectl's resource names in `TYPE/NAME` output and `TYPE "NAME" deleted` messages. */
@@ -36,32 +33,25 @@ export const KIND_RESOURCE: Readonly<Record<Kind, string>> = {
 
 interface ApplyFlags extends FilenameFlags, ServiceRangeFlags, StoreFlags {}
 
-/** Applies every object of the manifests; prints one line per object. */
+/**
+ * Applies every object of the manifests; prints one `service/web created|configured|unchanged`
+ * line per object on stdout and one `error: FILE: …` line per problem with a refused object on
+ * stderr (the others are still applied; exit 1).
+ */
 export async function runApply(ctx: CliContext, flags: ApplyFlags): Promise<void> {
-  const read = await readManifestFlags(ctx, flags);
-  if (read.errors.length > 0) {
-    for (const e of read.errors) ctx.err(`error: ${e.message}`);
-    throw new CliError(`${read.errors.length} manifest error(s)`, EXIT_INVALID, true);
-  }
+  const items = await readManifestItems(ctx, flags);
   const { registry, close } = await openStoreRegistry(flags, true);
-  let failures = 0;
+  let rejected = 0;
   try {
-    for (const item of sortForCreation(read.items)) {
-      try {
-        const { object, action } = await registry.apply(item.object);
-        ctx.out(`${KIND_RESOURCE[object.kind]}/${object.metadata.name ?? ''} ${action}`);
-      } catch (e) {
-        if (!isStatusError(e)) throw e;
-        ctx.err(describeApplyError(e, item));
-        failures++;
-      }
-    }
-    // Let the endpoints controller write the slices of what was applied before leaving.
-    await registry.settled();
+    // applyItems waits for the endpoints controller to write the slices of what was applied.
+    ({ rejected } = await applyItems(ctx, registry, items, {
+      onApplied: (object, action) =>
+        ctx.out(`${KIND_RESOURCE[object.kind]}/${object.metadata.name ?? ''} ${action}`),
+    }));
   } finally {
     await close();
   }
-  if (failures > 0) throw new CliError(`${failures} object(s) rejected`, EXIT_INVALID, true);
+  if (rejected > 0) throw new CliError(`${rejected} object(s) rejected`, EXIT_INVALID, true);
 }
 
 /** Registers `svcroute apply`. */
@@ -75,6 +65,13 @@ export function registerApplyCommand(program: Command): void {
   cmd.addHelpText(
     'after',
     `
+Prints "service/web created" (configured, unchanged) per object. An object the registry
+refuses is one line per problem on stderr, naming the file, the object and the field:
+  error: web.yaml: document 0 (line 9): Service "default/web": spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive
+The other objects are still applied.
+
+Exit status: 0 all applied, 1 a manifest did not load or an object was refused, 2 usage error.
+
 Examples:
   svcroute apply -f web.yaml --store etcd://127.0.0.1:2379
   SVCROUTE_STORE=etcd://10.0.0.1:2379,10.0.0.2:2379/prod svcroute apply -f manifests/ -R`,

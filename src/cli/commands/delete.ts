@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { isStatusError } from '../../core/errors';
 import type { Kind } from '../../core/types';
 import type { Registry } from '../../registry';
+import { readManifestItems } from '../load';
 import {
   addStoreOption,
   type CliContext,
@@ -17,7 +18,6 @@ import {
   type FilenameFlags,
   filenamePaths,
   openStoreRegistry,
-  readManifestFlags,
   type StoreFlags,
 } from '../shared';
 import { KIND_RESOURCE } from './apply';
@@ -72,12 +72,8 @@ async function targetsOf(ctx: CliContext, args: readonly string[], flags: Delete
         'when paths are specified with -f, resource names cannot be given as arguments',
         EXIT_USAGE,
       );
-    const read = await readManifestFlags(ctx, { filename: files, recursive: flags.recursive ?? false });
-    if (read.errors.length > 0) {
-      for (const e of read.errors) ctx.err(`error: ${e.message}`);
-      throw new CliError(`${read.errors.length} manifest error(s)`, EXIT_INVALID, true);
-    }
-    return read.items.map(({ object, location }) => ({
+    const items = await readManifestItems(ctx, { filename: files, recursive: flags.recursive ?? false });
+    return items.map(({ object, location }) => ({
       kind: object.kind,
       namespace: object.metadata.namespace || flags.namespace,
       name: object.metadata.name ?? '',
@@ -154,6 +150,12 @@ export function registerDeleteCommand(program: Command): void {
   cmd.addHelpText(
     'after',
     `
+Prints 'service "web" deleted' per object; an object that cannot be deleted is one
+'Error from server (NotFound): …' line on stderr and the others are still deleted.
+
+Exit status: 0 all deleted, 1 a manifest did not load or an object was not deleted, 2 usage
+error.
+
 Examples:
   svcroute delete -f web.yaml --store etcd://127.0.0.1:2379
   svcroute delete svc web api -n shop --store etcd://127.0.0.1:2379/prod`,

@@ -4,43 +4,44 @@
  *
  * @module
  */
-import { watch } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { attachBackend } from '../../backends/backend';
-import { DEFAULT_CLUSTER_ZONE, DEFAULT_TTL_S, DnsBackend, type PodMode } from '../../backends/dns';
-import type { RoutingSnapshot } from '../../core/snapshot';
-import type { KubeObject, Pod } from '../../core/types';
-import { loadManifestFiles } from '../../manifest';
+import {
+  DEFAULT_CLUSTER_ZONE,
+  DEFAULT_TTL_S,
+  DnsBackend,
+  type PodMode,
+  parseUpstream,
+} from '../../backends/dns';
+import type { Pod } from '../../core/types';
 import { Registry } from '../../registry';
-import { addStoreOption, openStoreRegistry, readSourceFromFlags, type StoreFlags } from '../shared';
+import { CliContext, cliContext, processContext } from '../context';
+import { ManifestSync, type Watching } from '../reload';
+import {
+  addFilenameOptions,
+  addStoreOption,
+  type FilenameFlags,
+  formatHostPort,
+  listenAddressOf,
+  listenError,
+  openStoreRegistry,
+  parseListenFlag,
+  readSourceFromFlags,
+  registryOptionsFromFlags,
+  type StoreFlags,
+} from '../shared';
 
-/** Cluster state read from manifests: the snapshot plus the pods (for `--pods verified`). */
-export interface ManifestState {
-  readonly snapshot: RoutingSnapshot;
-  readonly pods: readonly Pod[];
-}
-
-/**
- * Loads manifests into a fresh registry (cluster IPs kept as written; endpoint slices derived
- * from pods for selector services) and returns its settled snapshot and pods.
- */
-export async function loadManifestState(files: readonly string[]): Promise<ManifestState> {
-  const objects: KubeObject[] = await loadManifestFiles(files);
-  const registry = new Registry({ allocationMode: 'as-is' });
+function collectUpstream(value: string, previous: string[] | undefined): string[] {
   try {
-    for (const obj of objects) await registry.apply(obj);
-    await registry.settled();
-    return { snapshot: registry.snapshot(), pods: await registry.list('Pod') };
-  } finally {
-    await registry.close();
+    parseUpstream(value);
+  } catch (e) {
+    throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
   }
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-function parseTtl(value: string): number {
+/** Commander parser of a DNS TTL in seconds: an integer in [0, 3600]. */
+export function parseTtl(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n > 3600) throw new InvalidArgumentError('must be an integer in [0, 3600]');
   return n;
@@ -54,8 +55,11 @@ export function registerDnsCommand(program: Command): void {
   const serve = dns
     .command('serve')
     .description('serve the cluster DNS zone for the objects in the given manifests (UDP and TCP)')
-    .option('-f, --filename <file>', 'manifest file or directory (repeatable)', collect)
-    .requiredOption('--listen <addr>', 'address to listen on, IP:PORT (e.g. 127.0.0.1:5353)')
+    .requiredOption(
+      '--listen <addr>',
+      'address to listen on, IP:PORT (e.g. 127.0.0.1:5353; port 0 picks a free one)',
+      parseListenFlag,
+    )
     .option('--zone <zone>', 'cluster domain', DEFAULT_CLUSTER_ZONE)
     .addOption(new Option('--ttl <seconds>', 'TTL of the records').default(DEFAULT_TTL_S).argParser(parseTtl))
     .addOption(
@@ -66,12 +70,28 @@ export function registerDnsCommand(program: Command): void {
     .option(
       '--upstream <addr>',
       'forward names outside the zone to this server, IP[:PORT] (repeatable)',
-      collect,
-      [],
+      collectUpstream,
     )
     .option('--no-watch', 'do not reload when the files change');
+  addFilenameOptions(serve, 'manifests to serve', false);
   addStoreOption(serve);
+  serve.addHelpText(
+    'after',
+    `
+Exactly one of -f and --store is required. Prints "listening udp+tcp ADDR:PORT" on stdout once
+both sockets are bound, then serves until SIGINT/SIGTERM. When a file changes it is applied
+again: "reloaded: …" on stderr; a problem is one "error: FILE: …" line and the previous state
+keeps being served. With --store the registry is followed live instead.
+
+Exit status: 0 stopped by a signal, 1 the manifests did not load or the address could not be
+bound, 2 usage error.
+
+Examples:
+  svcroute dns serve -f manifests/ --listen 127.0.0.1:5353
+  dig @127.0.0.1 -p 5353 redis-master.default.svc.cluster.local`,
+  );
   serve.action(async (opts: DnsServeOptions & StoreFlags, command: Command) => {
+    const ctx = cliContext(command);
     // Exactly one source; with --store the server follows the registry live (no file watching).
     const { store: _fromEnv, ...fileOpts } = opts;
     const run: DnsServeOptions = readSourceFromFlags(command, opts) === 'files' ? fileOpts : opts;
@@ -80,7 +100,12 @@ export function registerDnsCommand(program: Command): void {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     try {
-      await runDnsServe(run, { stdout: process.stdout, stderr: process.stderr, signal: stop.signal });
+      await runDnsServe(run, {
+        stdout: ctx.stdout,
+        stderr: ctx.stderr,
+        readStdin: ctx.readStdin,
+        signal: stop.signal,
+      });
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -89,9 +114,7 @@ export function registerDnsCommand(program: Command): void {
 }
 
 /** Options of {@link runDnsServe} (the parsed flags of `dns serve`). */
-export interface DnsServeOptions {
-  /** Manifests to serve; ignored when {@link store} is set. */
-  readonly filename?: readonly string[];
+export interface DnsServeOptions extends FilenameFlags {
   /**
    * `--store` URL (`etcd://HOST:PORT[/prefix]`): serve that persistent registry live instead of
    * files, following every change another process applies.
@@ -110,79 +133,10 @@ export interface DnsServeOptions {
 export interface DnsServeIO {
   readonly stdout: { write(text: string): unknown };
   readonly stderr: { write(text: string): unknown };
+  /** All of standard input, for `-f -`; default the process's. */
+  readonly readStdin?: () => Promise<string>;
   /** Aborting it stops the server (SIGINT/SIGTERM in the CLI). */
   readonly signal: AbortSignal;
-}
-
-/**
- * Serves the files' objects until `io.signal` aborts: prints `listening udp+tcp ADDR:PORT` once
- * both sockets are bound, reloads on file change (keeping the previous state when the new
- * files do not load).
- */
-export async function runDnsServe(opts: DnsServeOptions, io: DnsServeIO): Promise<void> {
-  if (opts.store !== undefined && opts.store.trim() !== '') return runDnsServeFromStore(opts, io);
-  const filename = opts.filename ?? [];
-  let state = await loadManifestState(filename);
-  const backend = new DnsBackend({
-    listen: opts.listen,
-    zone: opts.zone ?? DEFAULT_CLUSTER_ZONE,
-    ttl: opts.ttl ?? DEFAULT_TTL_S,
-    pods: opts.pods ?? 'disabled',
-    upstreams: opts.upstream ?? [],
-    listPods: () => state.pods,
-    onError: (err) => io.stderr.write(`dns: ${err.message}\n`),
-  });
-  backend.load(state.snapshot);
-  const { host, port } = await backend.start();
-  const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-  io.stdout.write(`listening udp+tcp ${shown}\n`);
-
-  let reloading: Promise<void> | undefined;
-  let again = false;
-  const reload = (): void => {
-    if (reloading) {
-      again = true;
-      return;
-    }
-    reloading = (async () => {
-      do {
-        again = false;
-        try {
-          state = await loadManifestState(filename);
-          if (io.signal.aborted) break;
-          backend.load(state.snapshot);
-          io.stderr.write(`dns: reloaded ${state.snapshot.services.size} services\n`);
-        } catch (err) {
-          io.stderr.write(
-            `dns: reload failed, still serving the previous state: ${(err as Error).message}\n`,
-          );
-        }
-      } while (again);
-      reloading = undefined;
-    })();
-  };
-  const watchers = (opts.watch ?? true) ? watchFiles(filename, reload) : [];
-  if (!io.signal.aborted) {
-    await new Promise<void>((resolve) =>
-      io.signal.addEventListener('abort', () => resolve(), { once: true }),
-    );
-  }
-  for (const w of watchers) w.close();
-  await reloading;
-  await backend.close();
-}
-
-/** The DNS backend's options common to both sources. */
-function backendOptions(opts: DnsServeOptions, io: DnsServeIO, listPods: () => Iterable<Pod>) {
-  return {
-    listen: opts.listen,
-    zone: opts.zone ?? DEFAULT_CLUSTER_ZONE,
-    ttl: opts.ttl ?? DEFAULT_TTL_S,
-    pods: opts.pods ?? 'disabled',
-    upstreams: opts.upstream ?? [],
-    listPods,
-    onError: (err: Error) => io.stderr.write(`dns: ${err.message}\n`),
-  };
 }
 
 async function waitForAbort(signal: AbortSignal): Promise<void> {
@@ -190,14 +144,46 @@ async function waitForAbort(signal: AbortSignal): Promise<void> {
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
+function contextOf(io: DnsServeIO): CliContext {
+  return new CliContext({
+    stdout: io.stdout,
+    stderr: io.stderr,
+    readStdin: io.readStdin ?? processContext().readStdin,
+    now: () => new Date(),
+  });
+}
+
 /**
- * Serves a persistent registry live: the registry (no controllers of its own; the writers
- * maintain the slices) follows the store's watch, and every snapshot it publishes is fed to the
- * DNS backend, so objects applied by other processes are answered without a restart.
+ * Serves the files' objects (or, with `store`, a persistent registry followed live) until
+ * `io.signal` aborts: prints `listening udp+tcp ADDR:PORT` once both sockets are bound. Files
+ * are loaded into one registry and applied again when they change (see `../reload`): a bad edit
+ * is reported one line per problem and the previous state keeps being served.
+ *
+ * @throws CliError when the files do not load at start (reported) or the address cannot be bound.
  */
-async function runDnsServeFromStore(opts: DnsServeOptions, io: DnsServeIO): Promise<void> {
-  const { registry, close } = await openStoreRegistry(opts, true, { runControllers: false });
+export async function runDnsServe(opts: DnsServeOptions, io: DnsServeIO): Promise<void> {
+  const ctx = contextOf(io);
+  listenAddressOf('--listen', opts.listen);
+  const fromStore = opts.store !== undefined && opts.store.trim() !== '';
+  let registry: Registry;
+  let closeRegistry: () => Promise<void>;
+  let sync: ManifestSync | undefined;
+  if (fromStore) {
+    // A reader of a shared store runs no controllers: the writers maintain the slices.
+    const live = await openStoreRegistry(opts, true, { runControllers: false });
+    registry = live.registry;
+    closeRegistry = live.close;
+  } else {
+    registry = new Registry(registryOptionsFromFlags({}));
+    closeRegistry = () => registry.close();
+    sync = new ManifestSync(ctx, opts, registry);
+  }
+  let watching: Watching | undefined;
   try {
+    await registry.ready();
+    await sync?.applyOrFail();
+    // Watching starts right after the first load, so that no edit made meanwhile is missed.
+    if (sync && (opts.watch ?? true)) watching = sync.watch();
     // `--pods verified` needs the pods synchronously: keep a copy refreshed on every pod event.
     let pods: readonly Pod[] = await registry.list('Pod');
     let refreshing = Promise.resolve();
@@ -208,44 +194,39 @@ async function runDnsServeFromStore(opts: DnsServeOptions, io: DnsServeIO): Prom
       });
     };
     for (const ev of ['added', 'modified', 'deleted'] as const) registry.on(ev, refreshPods);
-    const backend = new DnsBackend(backendOptions(opts, io, () => pods));
-    const attached = attachBackend(registry, backend, {
-      onError: (err) => io.stderr.write(`dns: ${err.message}\n`),
+    const backend = new DnsBackend({
+      listen: opts.listen,
+      zone: opts.zone ?? DEFAULT_CLUSTER_ZONE,
+      ttl: opts.ttl ?? DEFAULT_TTL_S,
+      pods: opts.pods ?? 'disabled',
+      upstreams: opts.upstream ?? [],
+      listPods: () => pods,
+      onError: (err: Error) => ctx.err(`dns: ${err.message}`),
+    });
+    const feed = attachBackend(sync?.source ?? registry, backend, {
+      onError: (err) => ctx.err(`dns: ${err.message}`),
     });
     try {
-      await attached.idle();
-      const { host, port } = await backend.start();
-      const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-      io.stdout.write(`listening udp+tcp ${shown}\n`);
+      await registry.settled();
+      await feed.idle();
+      let bound: { host: string; port: number };
+      try {
+        bound = await backend.start();
+      } catch (e) {
+        throw listenError('--listen', opts.listen, e);
+      }
+      ctx.out(`listening udp+tcp ${formatHostPort(bound.host, bound.port)}`);
       await waitForAbort(io.signal);
     } finally {
-      attached.detach();
+      await watching?.close();
+      watching = undefined;
+      feed.detach();
       for (const ev of ['added', 'modified', 'deleted'] as const) registry.off(ev, refreshPods);
       await refreshing.catch(() => {});
       await backend.close();
     }
   } finally {
-    await close();
+    await watching?.close();
+    await closeRegistry();
   }
-}
-
-/** Watches the given paths; `onChange` is called (debounced) after any change. */
-function watchFiles(paths: readonly string[], onChange: () => void): { close(): void }[] {
-  let timer: NodeJS.Timeout | undefined;
-  const fire = () => {
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(onChange, 200);
-  };
-  const out: { close(): void }[] = [];
-  for (const p of paths) {
-    if (p === '-') continue;
-    try {
-      const w = watch(p, { persistent: false }, fire);
-      w.on('error', () => {});
-      out.push(w);
-    } catch {
-      // A path that cannot be watched is served as loaded.
-    }
-  }
-  return out;
 }

@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import { type Command, Option } from 'commander';
 import type { RoutingSnapshot, ServicePortEntry } from '../../core/snapshot';
 import type { Node } from '../../core/types';
-import { Registry } from '../../registry';
+import type { Registry } from '../../registry';
 import {
   type Explanation,
   explainInSnapshot,
@@ -17,6 +17,7 @@ import {
   type RoutingNode,
   type TrafficSource,
 } from '../../routing';
+import { loadRegistry } from '../load';
 import {
   addFilenameOptions,
   addServiceRangeOptions,
@@ -29,11 +30,9 @@ import {
   type FilenameFlags,
   openStoreRegistry,
   readSourceFromFlags,
-  registryOptionsFromFlags,
   type ServiceRangeFlags,
   type StoreFlags,
 } from '../shared';
-import { applyManifestFiles } from './serve';
 
 /** What `explain` is asked about: a service, optionally one of its ports. */
 export interface ExplainTarget {
@@ -134,21 +133,12 @@ async function routingNode(
   return { node: labels ? { name, labels } : { name }, known: found !== undefined };
 }
 
-/** A new in-memory registry holding the `-f` manifests; rejected objects fail the command. */
+/** The `-f` manifests in a new in-memory registry; any problem fails the command (exit 1). */
 async function loadManifestRegistry(
   ctx: CliContext,
   flags: ExplainFlags,
 ): Promise<{ registry: Registry; close(): Promise<void> }> {
-  const registry = new Registry(registryOptionsFromFlags(flags));
-  try {
-    await registry.ready();
-    const loaded = await applyManifestFiles(ctx, flags, registry, new Set());
-    if (loaded === undefined) throw new CliError('the manifests did not load', EXIT_INVALID, true);
-    if (loaded.rejected > 0) throw new CliError(`${loaded.rejected} object(s) rejected`, EXIT_INVALID, true);
-  } catch (e) {
-    await registry.close();
-    throw e;
-  }
+  const { registry } = await loadRegistry(ctx, flags);
   return { registry, close: () => registry.close() };
 }
 

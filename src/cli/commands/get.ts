@@ -8,6 +8,7 @@
 import { type Command, Option } from 'commander';
 import type { Kind, KubeObject } from '../../core/types';
 import { Selector } from '../../selector';
+import { loadRegistry, objectKey } from '../load';
 import { printTable, type TableKind } from '../printers';
 import { asList, printJSON, printYAML } from '../printers/structured';
 import {
@@ -19,8 +20,6 @@ import {
   EXIT_INVALID,
   EXIT_USAGE,
   type FilenameFlags,
-  loadRegistry,
-  objectKey,
   openStoreRegistry,
   readSourceFromFlags,
   type ServiceRangeFlags,

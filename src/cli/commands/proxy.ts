@@ -6,21 +6,26 @@
  *
  * @module
  */
-import { watch } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { isIP } from 'node:net';
-import { type Command, InvalidArgumentError, Option } from 'commander';
-import { attachBackend } from '../../backends/backend';
+import { type Command, Option } from 'commander';
+import { attachBackend, type SnapshotSource } from '../../backends/backend';
 import { InprocessProxyBackend, type ListenerInfo } from '../../backends/inprocess';
 import type { RoutingSnapshot } from '../../core/snapshot';
-import { CliContext, CliError, cliContext, EXIT_USAGE } from '../context';
+import { Registry } from '../../registry';
+import { type CliContext, CliError, cliContext, EXIT_USAGE } from '../context';
+import { ManifestSync, type Watching } from '../reload';
 import {
   addFilenameOptions,
   addStoreOption,
+  collectIPs,
   type FilenameFlags,
-  loadRegistry,
+  formatHostPort,
+  listenAddressOf,
+  listenError,
   openStoreRegistry,
+  parseListenFlag,
   readSourceFromFlags,
+  registryOptionsFromFlags,
   type StoreFlags,
 } from '../shared';
 
@@ -37,27 +42,8 @@ export interface ProxyFlags extends FilenameFlags, StoreFlags {
   readonly metrics?: string;
 }
 
-function ipList(value: string, previous: string[] | undefined): string[] {
-  const out = [...(previous ?? [])];
-  for (const v of value.split(',')) {
-    const ip = v.trim();
-    if (isIP(ip) === 0) throw new InvalidArgumentError(`${JSON.stringify(ip)} is not an IP address`);
-    out.push(ip);
-  }
-  return out;
-}
-
-function hostPort(value: string): { host: string; port: number } {
-  const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(value);
-  const port = Number(m?.[2]);
-  if (!m || isIP(m[1] ?? '') === 0 || port > 65535)
-    throw new InvalidArgumentError('must be IP:PORT (e.g. 127.0.0.1:9100)');
-  return { host: m[1] as string, port };
-}
-
-function show(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
+/** Where ClusterIP ports listen without `--bind`: loopback, so that nothing is exposed. */
+const DEFAULT_BIND = '127.0.0.1';
 
 /** `listening tcp 127.0.0.1:30080 -> default/web:80`. */
 export function describeListener(
@@ -67,137 +53,108 @@ export function describeListener(
 ): string {
   const info = snapshot?.ports.get(l.routeKey)?.info;
   const target = info ? `${info.name.namespace}/${info.name.name}:${info.port}` : l.routeKey;
-  return `${verb} ${l.protocol.toLowerCase()} ${show(l.address, l.boundPort)} -> ${target}`;
-}
-
-function contextOf(cmd: Command): CliContext {
-  try {
-    return cliContext(cmd);
-  } catch {
-    return new CliContext({
-      stdout: process.stdout,
-      stderr: process.stderr,
-      readStdin: async () => {
-        const chunks: Buffer[] = [];
-        for await (const c of process.stdin) chunks.push(c as Buffer);
-        return Buffer.concat(chunks).toString('utf8');
-      },
-      now: () => new Date(),
-    });
-  }
-}
-
-/** Loads the manifests and returns the routing snapshot (the registry is not kept). */
-async function loadSnapshot(ctx: CliContext, flags: ProxyFlags): Promise<RoutingSnapshot> {
-  const { registry } = await loadRegistry(ctx, flags);
-  try {
-    return registry.snapshot();
-  } finally {
-    await registry.close();
-  }
+  return `${verb} ${l.protocol.toLowerCase()} ${formatHostPort(l.address, l.boundPort)} -> ${target}`;
 }
 
 /**
- * Runs the proxy until `signal` aborts. Exported for tests and embedding; the CLI action wires
- * SIGINT/SIGTERM to the signal.
+ * Runs the proxy until `signal` aborts. The manifests are loaded into one registry, applied
+ * again when they change (see `../reload`), and the proxy follows that registry, so listeners of
+ * unchanged services stay open across reloads; with `store` the persistent registry is followed
+ * live instead. Exported for tests and embedding; the CLI action wires SIGINT/SIGTERM to the
+ * signal.
+ *
+ * @throws CliError when the files do not load at start (reported), for a usage error, or when the
+ *   metrics address cannot be bound.
  */
 export async function runProxy(ctx: CliContext, flags: ProxyFlags, signal: AbortSignal): Promise<void> {
   if (flags.nodeIp.length === 0) throw new CliError('--node-ip is required', EXIT_USAGE);
+  const metrics = flags.metrics !== undefined ? listenAddressOf('--metrics', flags.metrics) : undefined;
   const fromStore = flags.store !== undefined && flags.store.trim() !== '';
-  // A reader of a shared store runs no controllers: the writers maintain the slices.
-  const live = fromStore ? await openStoreRegistry(flags, true, { runControllers: false }) : undefined;
-  let snapshot = live ? live.registry.snapshot() : await loadSnapshot(ctx, flags);
+  let registry: Registry;
+  let closeRegistry: () => Promise<void>;
+  let sync: ManifestSync | undefined;
+  if (fromStore) {
+    // A reader of a shared store runs no controllers: the writers maintain the slices.
+    const live = await openStoreRegistry(flags, true, { runControllers: false });
+    registry = live.registry;
+    closeRegistry = live.close;
+  } else {
+    registry = new Registry(registryOptionsFromFlags({}));
+    closeRegistry = () => registry.close();
+    sync = new ManifestSync(ctx, flags, registry);
+  }
   const proxy = new InprocessProxyBackend({
     nodeAddresses: flags.nodeIp,
     portalAddresses: flags.bind,
     portalPort: flags.portalPort,
     ...(flags.nodeName ? { node: { name: flags.nodeName } } : {}),
   });
-  proxy.on('listening', (l) => ctx.out(describeListener('listening', l, snapshot)));
-  proxy.on('listenerClosed', (l) => ctx.out(describeListener('closed', l, snapshot)));
-  proxy.on('listenError', (spec, err) =>
-    ctx.err(
-      `error: cannot listen on ${spec.protocol.toLowerCase()} ${show(spec.address, spec.port)} for ${spec.routeKey}: ${err.message}`,
-    ),
-  );
-  // Each load is a fresh registry, so the update carries no change list: `previous: undefined`
-  // makes the backend reconcile the whole snapshot.
-  const apply = (next: RoutingSnapshot) =>
-    proxy.sync({ previous: undefined, current: next, changes: [], changedServices: new Set() });
+  let metricsServer: Server | undefined;
+  let watching: Watching | undefined;
   let attached: ReturnType<typeof attachBackend> | undefined;
-  if (live) {
+  try {
+    await registry.ready();
+    await sync?.applyOrFail();
+    // Watching starts right after the first load, so that no edit made meanwhile is missed.
+    if (sync && flags.watch) watching = sync.watch();
+    const source: SnapshotSource = sync?.source ?? registry;
     // Registered before the backend's feed, so listener lines name the snapshot being applied.
-    live.registry.on('snapshot', (u) => {
+    let snapshot: RoutingSnapshot = source.snapshot();
+    source.on('snapshot', (u) => {
       snapshot = u.current;
     });
-    attached = attachBackend(live.registry, proxy, {
+    proxy.on('listening', (l) => ctx.out(describeListener('listening', l, snapshot)));
+    proxy.on('listenerClosed', (l) => ctx.out(describeListener('closed', l, snapshot)));
+    proxy.on('listenError', (spec, err) =>
+      ctx.err(
+        `error: cannot listen on ${spec.protocol.toLowerCase()} ${formatHostPort(spec.address, spec.port)} for ${spec.routeKey}: ${err.message}`,
+      ),
+    );
+    const feed = attachBackend(source, proxy, {
       onError: (e) => ctx.err(`error: sync failed: ${e.message}`),
     });
-    await attached.idle();
-  } else await apply(snapshot);
+    attached = feed;
+    await registry.settled();
+    await feed.idle();
 
-  let metricsServer: Server | undefined;
-  if (flags.metrics) {
-    const { host, port } = hostPort(flags.metrics);
-    const server = createServer((req, res) => {
-      if (req.url !== '/metrics') {
-        res.writeHead(404).end();
-        return;
-      }
-      res
-        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
-        .end(proxy.prometheus());
-    });
-    metricsServer = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host, port }, () => resolve());
-    });
-    ctx.out(`metrics http ${show(host, port)}/metrics`);
-  }
-
-  let reloading = Promise.resolve();
-  const reload = () => {
-    reloading = reloading.then(async () => {
-      if (signal.aborted) return;
+    if (metrics) {
+      const server = createServer((req, res) => {
+        if (req.url !== '/metrics') {
+          res.writeHead(404).end();
+          return;
+        }
+        res
+          .writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
+          .end(proxy.prometheus());
+      });
+      metricsServer = server;
       try {
-        const next = await loadSnapshot(ctx, flags);
-        snapshot = next;
-        await apply(next);
-        ctx.err(`reloaded ${next.ports.size} service port(s)`);
-      } catch (e) {
-        ctx.err(
-          `error: reload failed, keeping the previous state: ${e instanceof Error ? e.message : String(e)}`,
-        );
-      }
-    });
-  };
-  const watchers: { close(): void }[] = [];
-  if (flags.watch && !live) {
-    let timer: NodeJS.Timeout | undefined;
-    for (const path of flags.filename ?? []) {
-      if (path === '-') continue;
-      try {
-        const w = watch(path, { persistent: false, recursive: false }, () => {
-          if (timer) clearTimeout(timer);
-          timer = setTimeout(reload, 200);
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ host: metrics.host, port: metrics.port }, () => resolve());
         });
-        w.on('error', () => {});
-        watchers.push(w);
-      } catch {
-        // A path that cannot be watched is served as loaded.
+      } catch (e) {
+        metricsServer = undefined;
+        throw listenError('--metrics', flags.metrics ?? '', e);
       }
+      const bound = server.address();
+      const port = typeof bound === 'object' && bound ? bound.port : metrics.port;
+      ctx.out(`metrics http ${formatHostPort(metrics.host, port)}/metrics`);
     }
+
+    if (!signal.aborted)
+      await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+  } finally {
+    await watching?.close();
+    attached?.detach();
+    await attached?.idle();
+    if (metricsServer) {
+      const server = metricsServer;
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    await proxy.close();
+    await closeRegistry();
   }
-  if (!signal.aborted)
-    await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
-  for (const w of watchers) w.close();
-  await reloading;
-  attached?.detach();
-  await attached?.idle();
-  metricsServer?.close();
-  await proxy.close();
-  await live?.close();
 }
 
 /** Registers `svcroute proxy`. */
@@ -209,11 +166,15 @@ export function registerProxyCommand(program: Command): void {
     );
   addFilenameOptions(cmd, 'manifests (services, endpoint slices, pods)', false);
   addStoreOption(cmd)
-    .requiredOption('--node-ip <ips>', 'node IP(s) NodePorts listen on (repeatable, comma-separated)', ipList)
+    .requiredOption(
+      '--node-ip <ips>',
+      'node IP(s) NodePorts listen on (repeatable, comma-separated)',
+      collectIPs,
+    )
     .option(
       '--bind <ips>',
-      'address(es) ClusterIP ports listen on when the cluster IP is not on this host',
-      ipList,
+      `address(es) ClusterIP ports listen on when the cluster IP is not on this host (default: ${DEFAULT_BIND})`,
+      collectIPs,
     )
     .option('--node-name <name>', 'node name, for Local traffic policies and topology hints')
     .addOption(
@@ -221,8 +182,25 @@ export function registerProxyCommand(program: Command): void {
         .choices(['service', 'auto'])
         .default('service'),
     )
-    .option('--metrics <addr>', 'serve Prometheus metrics on IP:PORT at /metrics')
+    .option('--metrics <addr>', 'serve Prometheus metrics on IP:PORT at /metrics', parseListenFlag)
     .option('--no-watch', 'do not reload when the files change')
+    .addHelpText(
+      'after',
+      `
+Exactly one of -f and --store is required. Prints one "listening PROTO ADDR:PORT -> ns/svc:port"
+line per listener on stdout (and "closed …" when one goes away). When a file changes it is
+applied again: "reloaded: …" on stderr; a problem is one "error: FILE: …" line and the previous
+state keeps being served. A listener that cannot be opened (port taken, address not on this
+host) is one "error: cannot listen on …" line and the others keep serving. Stops on
+SIGINT/SIGTERM.
+
+Exit status: 0 stopped by a signal, 1 the manifests did not load or --metrics could not be
+bound, 2 usage error.
+
+Examples:
+  svcroute proxy -f manifests/ --node-ip 127.0.0.1
+  svcroute proxy -f app.yaml --node-ip 127.0.0.1 --bind 127.0.0.2 --metrics 127.0.0.1:9100`,
+    )
     .action(async function (this: Command) {
       const opts = this.opts<Omit<ProxyFlags, 'bind'> & { bind?: string[] }>();
       const { store: _fromEnv, ...fileOpts } = opts;
@@ -230,9 +208,9 @@ export function registerProxyCommand(program: Command): void {
       const source = readSourceFromFlags(this, opts);
       const flags: ProxyFlags = {
         ...(source === 'files' ? fileOpts : opts),
-        bind: opts.bind ?? ['127.0.0.1'],
+        bind: opts.bind ?? [DEFAULT_BIND],
       };
-      const ctx = contextOf(this);
+      const ctx = cliContext(this);
       const abort = new AbortController();
       const stop = () => abort.abort();
       process.once('SIGINT', stop);

@@ -9,12 +9,12 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { IptablesRenderOptions } from '../../backends/iptables/options';
 import { renderIptables } from '../../backends/iptables/render';
 import type { RoutingSnapshot } from '../../core/snapshot';
-import { loadManifestFiles } from '../../manifest';
-import { Registry } from '../../registry';
+import { cliContext, processContext } from '../context';
+import { loadState } from '../load';
+import { addFilenameOptions, collectIPs, type FilenameFlags, parseCIDRList } from '../shared';
 
 /** Raw option values shared by `render iptables` and `apply-rules`. */
-export interface IptablesCliOptions {
-  readonly filename: string[];
+export interface IptablesCliOptions extends FilenameFlags {
   readonly nodeName?: string;
   readonly nodeIp: string[];
   readonly clusterCidr?: string;
@@ -27,9 +27,8 @@ export interface IptablesCliOptions {
   readonly ipv6?: boolean;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
+/** kube-proxy's default `--iptables-masquerade-bit`. */
+export const DEFAULT_MASQUERADE_BIT = 14;
 
 function parseBit(value: string): number {
   const n = Number(value);
@@ -43,32 +42,40 @@ function parseBool(value: string): boolean {
   throw new InvalidArgumentError('must be true or false');
 }
 
-function parseList(value: string, previous: string[]): string[] {
-  return [
-    ...previous,
-    ...value
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  ];
+function checkCIDRs(value: string): string {
+  parseCIDRList(value);
+  return value;
 }
 
-/** Adds the kube-proxy-like flags to `cmd` (defaults as kube-proxy's). */
+// kube-proxy's --nodeport-addresses takes CIDRs or the word "primary" (the node's primary IPs).
+function collectNodePortAddresses(value: string, previous: string[]): string[] {
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const item of items) if (item !== 'primary') parseCIDRList(item);
+  return [...previous, ...items];
+}
+
+/** Adds the kube-proxy-like flags and `-f` to `cmd` (defaults as kube-proxy's). */
 export function addIptablesOptions(cmd: Command): Command {
+  addFilenameOptions(cmd, 'manifests (services, endpoint slices, pods)');
   return cmd
-    .requiredOption(
-      '-f, --filename <file>',
-      'manifest file or directory (repeatable, - for stdin)',
-      collect,
-      [],
-    )
     .option('--node-name <name>', "node to render for (kube-proxy's --hostname-override; default: hostname)")
-    .option('--node-ip <ip>', 'an address of the node (repeatable)', collect, [])
-    .option('--cluster-cidr <cidr>', 'pod CIDR(s), comma-separated: masquerade traffic from outside them')
+    .addOption(
+      new Option('--node-ip <ip>', 'an address of the node (repeatable, or comma-separated)')
+        .argParser(collectIPs)
+        .default([], 'none'),
+    )
+    .option(
+      '--cluster-cidr <cidr>',
+      'pod CIDR(s), comma-separated: masquerade traffic from outside them',
+      checkCIDRs,
+    )
     .option('--masquerade-all', 'masquerade all traffic to service cluster IPs')
     .addOption(
       new Option('--masquerade-bit <n>', 'fwmark bit for packets to masquerade')
-        .default(14)
+        .default(DEFAULT_MASQUERADE_BIT)
         .argParser(parseBit),
     )
     .option('--random-fully', 'add --random-fully to the MASQUERADE rule')
@@ -78,10 +85,13 @@ export function addIptablesOptions(cmd: Command): Command {
         .default(true)
         .argParser(parseBool),
     )
-    .option('--node-port-addresses <cidrs>', "CIDRs (or 'primary') node ports are served on", parseList, [])
+    .addOption(
+      new Option('--node-port-addresses <cidrs>', "CIDRs (or 'primary') node ports are served on")
+        .argParser(collectNodePortAddresses)
+        .default([], 'all local addresses'),
+    )
     .option('--ipv6', 'render the ip6tables rules (IPv6 family)');
 }
-
 /** Turns parsed flags into renderer options. */
 export function iptablesOptionsFrom(opts: IptablesCliOptions): IptablesRenderOptions {
   const clusterCIDRs = (opts.clusterCidr ?? '')
@@ -104,19 +114,11 @@ export function iptablesOptionsFrom(opts: IptablesCliOptions): IptablesRenderOpt
 }
 
 /**
- * Loads manifests into a fresh registry that keeps cluster IPs and node ports as written in the
- * objects, and returns its settled snapshot.
+ * The settled snapshot of manifest files, loaded as every command loads them (problems printed
+ * to the process's stderr, one line each, then a CliError).
  */
 export async function snapshotFromFiles(files: readonly string[]): Promise<RoutingSnapshot> {
-  const objects = await loadManifestFiles(files);
-  const registry = new Registry({ allocationMode: 'as-is' });
-  try {
-    for (const obj of objects) await registry.apply(obj);
-    await registry.settled();
-    return registry.snapshot();
-  } finally {
-    await registry.close();
-  }
+  return (await loadState(processContext(), { filename: files })).snapshot;
 }
 
 /** Registers `render iptables` (creating the `render` parent when missing). */
@@ -128,8 +130,22 @@ export function registerRenderIptablesCommand(program: Command): void {
     render
       .command('iptables')
       .description("print the iptables-restore input kube-proxy's iptables mode writes"),
-  ).action(async (opts: IptablesCliOptions) => {
-    const snapshot = await snapshotFromFiles(opts.filename);
-    process.stdout.write(renderIptables(snapshot, iptablesOptionsFrom(opts)).payload);
-  });
+  )
+    .addHelpText(
+      'after',
+      `
+Services and EndpointSlices are taken as "kubectl get -o yaml" prints them (Pods are turned
+into slices first); cluster IPs and node ports as they are in the objects.
+
+Exit status: 0 printed, 1 the manifests did not load, 2 usage error.
+
+Examples:
+  svcroute render iptables -f dump.yaml --node-name node-a --node-ip 192.168.0.2 --cluster-cidr 10.244.0.0/16
+  kubectl get svc,endpointslices -A -o yaml | svcroute render iptables -f - --node-name node-a`,
+    )
+    .action(async (opts: IptablesCliOptions, command: Command) => {
+      const ctx = cliContext(command);
+      const { snapshot } = await loadState(ctx, opts);
+      ctx.stdout.write(renderIptables(snapshot, iptablesOptionsFrom(opts)).payload);
+    });
 }

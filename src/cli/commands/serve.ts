@@ -6,41 +6,31 @@
  * backends see incremental updates and listeners of unchanged services stay open.
  */
 
-import { type FSWatcher, watch } from 'node:fs';
-import { isIP } from 'node:net';
 import { type Command, Option } from 'commander';
-import { attachBackend, type Backend } from '../../backends/backend';
+import { attachBackend, type Backend, type SnapshotSource } from '../../backends/backend';
 import { type DnsBackend, serveDns } from '../../backends/dns';
 import { InprocessProxyBackend } from '../../backends/inprocess';
-import { formatFieldError, isStatusError, type StatusError } from '../../core/errors';
 import type { RoutingSnapshot } from '../../core/snapshot';
-import type { Kind } from '../../core/types';
-import type { ManifestItem } from '../../manifest';
 import { Registry } from '../../registry';
-import { CliContext } from '../context';
+import { type CliContext, CliError, cliContext, EXIT_USAGE } from '../context';
+import { ManifestSync, type Watching } from '../reload';
 import {
   addFilenameOptions,
   addServiceRangeOptions,
   addStoreOption,
-  CliError,
-  cliContext,
-  describeLocation,
-  EXIT_USAGE,
   type FilenameFlags,
   filenamePaths,
-  objectKey,
+  formatHostPort,
+  listenError,
   openStoreRegistry,
-  readManifestFlags,
+  parseIPFlag,
+  parseListenFlag,
   readSourceFromFlags,
   registryOptionsFromFlags,
   type ServiceRangeFlags,
   type StoreFlags,
-  sortForCreation,
 } from '../shared';
 import { describeListener } from './proxy';
-
-/** Quiet period after a file change before reloading, in ms: editors write files in bursts. */
-export const SERVE_RELOAD_DEBOUNCE_MS = 200;
 
 /** The flags of `serve`. */
 export interface ServeFlags extends FilenameFlags, ServiceRangeFlags, StoreFlags {
@@ -64,25 +54,17 @@ export interface ServeFlags extends FilenameFlags, ServiceRangeFlags, StoreFlags
 
 const DEFAULT_NODE_IP = '127.0.0.1';
 
-type Key = string;
-
-function itemKey(item: ManifestItem): Key {
-  const m = item.object.metadata;
-  return objectKey(item.object.kind, m.namespace, m.name);
-}
-
-function splitKey(key: Key): { kind: Kind; namespace: string; name: string } {
-  const [kind, namespace, ...rest] = key.split('/');
-  return { kind: kind as Kind, namespace: namespace ?? '', name: rest.join('/') };
-}
+/** The cluster domain (kubelet's --cluster-domain as clusters are usually set up). */
+const DEFAULT_ZONE = 'cluster.local';
 
 /** Feeds a registry's snapshots to a backend; `caughtUp` waits for the registry and the backend. */
 function follow(
   registry: Registry,
+  source: SnapshotSource,
   backend: Backend,
   onError: (e: Error) => void,
 ): { caughtUp(): Promise<void>; stop(): void } {
-  const attached = attachBackend(registry, backend, { onError });
+  const attached = attachBackend(source, backend, { onError });
   return {
     caughtUp: async () => {
       await registry.settled();
@@ -92,92 +74,17 @@ function follow(
   };
 }
 
-function asError(e: unknown): Error {
-  return e instanceof Error ? e : new Error(String(e));
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** What one load of the files did to the registry. */
-export interface ApplySummary {
-  /** Objects new to the registry. */
-  created: number;
-  /** Objects that existed and changed. */
-  configured: number;
-  /** Objects of the previous load no longer in the files, deleted. */
-  deleted: number;
-  /** Objects the registry refused (each reported); their previous version, if any, is kept. */
-  rejected: number;
-  /** `Kind/namespace/name` of every object the files now hold (rejected ones included). */
-  keys: Set<string>;
-}
-
-/**
- * One line per problem with an object the registry refused, each naming the file (and document),
- * the object and, for validation errors, the field:
- * `error: app.yaml (document 2): Service my-ns/web: spec.ports[0].port: Invalid value: …`.
- */
-export function describeRejection(e: StatusError, item: ManifestItem): string[] {
-  const o = item.object;
-  const ns = o.kind === 'Node' || o.kind === 'Namespace' ? '' : `${o.metadata.namespace || 'default'}/`;
-  const where = `error: ${describeLocation(item.location)}: ${o.kind} ${ns}${o.metadata.name ?? ''}`;
-  if (e.reason === 'Invalid' && e.causes.length > 0)
-    return e.causes.map((c) => `${where}: ${formatFieldError(c)}`);
-  return [`${where}: ${e.message}`];
-}
-
-/**
- * Applies the files' objects to `registry` and deletes objects a previous load created that
- * the files no longer hold. Rejected objects are reported ({@link describeRejection}) and
- * skipped; unreadable manifests are reported and nothing is applied (undefined is returned).
- */
-export async function applyManifestFiles(
-  ctx: CliContext,
-  flags: ServeFlags,
-  registry: Registry,
-  previous: ReadonlySet<Key>,
-): Promise<ApplySummary | undefined> {
-  const result = await readManifestFlags(ctx, flags);
-  if (result.errors.length > 0) {
-    for (const e of result.errors) ctx.err(`error: ${e.message}`);
-    return undefined;
-  }
-  const summary: ApplySummary = { created: 0, configured: 0, deleted: 0, rejected: 0, keys: new Set() };
-  for (const item of sortForCreation(result.items)) {
-    summary.keys.add(itemKey(item));
-    try {
-      const { action } = await registry.apply(item.object);
-      if (action === 'created') summary.created++;
-      else if (action === 'configured') summary.configured++;
-    } catch (e) {
-      if (!isStatusError(e)) throw e;
-      for (const line of describeRejection(e, item)) ctx.err(line);
-      summary.rejected++;
-    }
-  }
-  // Dependents first (pods before services, services before namespaces), the reverse of creation.
-  const gone = [...previous].filter((k) => !summary.keys.has(k)).reverse();
-  for (const key of gone) {
-    const { kind, namespace, name } = splitKey(key);
-    try {
-      await registry.delete(kind, namespace, name);
-      summary.deleted++;
-    } catch (e) {
-      if (!(isStatusError(e) && e.reason === 'NotFound')) throw e;
-    }
-  }
-  await registry.settled();
-  return summary;
-}
-
-function checkAddress(flag: string, value: string | undefined): void {
-  if (value !== undefined && isIP(value) === 0)
+/** Checks a flag value given programmatically with the flag's own parser (a usage error). */
+function checkFlag(flag: string, value: string | undefined, parse: (value: string) => unknown): void {
+  if (value === undefined) return;
+  try {
+    parse(value);
+  } catch (e) {
     throw new CliError(
-      `invalid argument ${JSON.stringify(value)} for "${flag}" flag: not an IP address`,
+      `invalid argument ${JSON.stringify(value)} for "${flag}" flag: ${e instanceof Error ? e.message : String(e)}`,
       EXIT_USAGE,
     );
+  }
 }
 
 /**
@@ -189,8 +96,10 @@ function checkAddress(flag: string, value: string | undefined): void {
 export async function runServe(ctx: CliContext, flags: ServeFlags, signal: AbortSignal): Promise<void> {
   if (flags.dns === undefined && !flags.proxy)
     throw new CliError('nothing to serve: give --dns IP:PORT, --proxy, or both', EXIT_USAGE);
-  checkAddress('--node-ip', flags.nodeIp);
-  checkAddress('--bind', flags.bind);
+  checkFlag('--dns', flags.dns, parseListenFlag);
+  checkFlag('--node-ip', flags.nodeIp, parseIPFlag);
+  checkFlag('--bind', flags.bind, parseIPFlag);
+  const zone = flags.zone ?? DEFAULT_ZONE;
   // With a store, the registry follows it live (a reader: the writers' controllers maintain the
   // slices) and nothing is loaded or watched; every backend follows the registry.
   const live =
@@ -198,56 +107,40 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, signal: Abort
       ? await openStoreRegistry(flags, true, { runControllers: false })
       : undefined;
   const registry = live ? live.registry : new Registry(registryOptionsFromFlags(flags));
-  // Standard input can be read once; a reload (another file changed) reuses what it held.
-  let stdinText: Promise<string> | undefined;
-  const loadCtx = new CliContext({
-    stdout: ctx.stdout,
-    stderr: ctx.stderr,
-    readStdin: () => {
-      stdinText ??= ctx.readStdin();
-      return stdinText;
-    },
-    now: ctx.now,
-  });
+  const sync = live ? undefined : new ManifestSync(ctx, flags, registry);
+  // Backends follow the registry through the sync, which hands them each reload at once.
+  const source: SnapshotSource = sync?.source ?? registry;
   const closers: (() => Promise<void>)[] = [() => (live ? live.close() : registry.close())];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch(() => {});
   };
   registry.on('error', (e) => ctx.err(`warning: ${e.message}`));
-  const files = filenamePaths(flags.filename);
+  let watching: Watching | undefined;
   try {
     await registry.ready();
     const services = () => registry.snapshot().services.size;
-    let owned = new Set<string>();
-    if (live) ctx.out(`following ${flags.store ?? ''}: ${services()} service(s)`);
-    else {
-      const first = await applyManifestFiles(loadCtx, flags, registry, new Set());
-      if (first === undefined) throw new CliError('the manifests did not load', 1, true);
-      if (first.rejected > 0) throw new CliError(`${first.rejected} object(s) rejected`, 1, true);
-      owned = first.keys;
-      ctx.out(`loaded ${first.keys.size} object(s), ${services()} service(s) from ${files.join(', ')}`);
-    }
-    for (const line of describeServices(registry.snapshot(), flags.zone ?? 'cluster.local'))
-      ctx.out(`  ${line}`);
-
     const followers: { caughtUp(): Promise<void> }[] = [];
+    if (sync) {
+      const first = await sync.applyOrFail();
+      // Watching starts right after the first load, so that no edit made meanwhile is missed.
+      if (flags.watch ?? true) watching = sync.watch();
+      ctx.out(
+        `loaded ${first.keys.size} object(s), ${services()} service(s) from ${filenamePaths(flags.filename).join(', ')}`,
+      );
+    } else ctx.out(`following ${flags.store ?? ''}: ${services()} service(s)`);
+    for (const line of describeServices(registry.snapshot(), zone)) ctx.out(`  ${line}`);
+
     if (flags.dns !== undefined) {
+      const listen = flags.dns;
       let dns: DnsBackend;
       try {
-        dns = await serveDns(registry, {
-          listen: flags.dns,
-          ...(flags.zone !== undefined ? { zone: flags.zone } : {}),
-          onError: (e) => ctx.err(`dns: ${e.message}`),
-        });
+        dns = await serveDns(source, { listen, zone, onError: (e) => ctx.err(`dns: ${e.message}`) });
       } catch (e) {
-        throw new CliError(
-          `--dns ${flags.dns}: ${asError(e).message}`,
-          isListenSyntaxError(e) ? EXIT_USAGE : 1,
-        );
+        throw listenError('--dns', listen, e);
       }
       closers.push(() => dns.close());
       const { host, port } = await dns.start();
-      ctx.out(`dns: listening udp+tcp ${hostPort(host, port)} (zone ${flags.zone ?? 'cluster.local'})`);
+      ctx.out(`dns: listening udp+tcp ${formatHostPort(host, port)} (zone ${zone})`);
     }
     if (flags.proxy) {
       const proxy = new InprocessProxyBackend({
@@ -256,18 +149,16 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, signal: Abort
         portalPort: flags.portalPort ?? 'service',
         ...(flags.nodeName !== undefined ? { node: { name: flags.nodeName } } : {}),
       });
-      proxy.on('listening', (l) =>
-        ctx.out(`proxy: ${describeListener('listening', l, registry.snapshot())}`),
-      );
+      proxy.on('listening', (l) => ctx.out(`proxy: ${describeListener('listening', l, source.snapshot())}`));
       proxy.on('listenerClosed', (l) =>
-        ctx.out(`proxy: ${describeListener('closed', l, registry.snapshot())}`),
+        ctx.out(`proxy: ${describeListener('closed', l, source.snapshot())}`),
       );
       proxy.on('listenError', (spec, e) =>
         ctx.err(
-          `proxy: cannot listen on ${spec.protocol} ${hostPort(spec.address, spec.port)} for ${spec.routeKey}: ${e.message}`,
+          `error: proxy: cannot listen on ${spec.protocol.toLowerCase()} ${formatHostPort(spec.address, spec.port)} for ${spec.routeKey}: ${e.message}`,
         ),
       );
-      const following = follow(registry, proxy, (e) => ctx.err(`proxy: ${e.message}`));
+      const following = follow(registry, source, proxy, (e) => ctx.err(`proxy: ${e.message}`));
       closers.push(async () => {
         following.stop();
         await proxy.close();
@@ -281,42 +172,13 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, signal: Abort
     for (const f of followers) await f.caughtUp();
     ctx.out('ready');
 
-    let reloading: Promise<void> | undefined;
-    let again = false;
-    const reload = () => {
-      if (reloading) {
-        again = true;
-        return;
-      }
-      reloading = (async () => {
-        do {
-          again = false;
-          try {
-            const s = await applyManifestFiles(loadCtx, flags, registry, owned);
-            if (s === undefined) {
-              ctx.err('reload failed: still serving the previous state');
-              continue;
-            }
-            owned = s.keys;
-            for (const f of followers) await f.caughtUp();
-            ctx.out(
-              `reloaded: ${s.created} created, ${s.configured} configured, ${s.deleted} deleted${s.rejected ? `, ${s.rejected} rejected (previous version kept)` : ''}; ${services()} service(s)`,
-            );
-          } catch (e) {
-            ctx.err(`reload failed: ${asError(e).message}`);
-          }
-        } while (again && !signal.aborted);
-        reloading = undefined;
-      })();
-    };
-    const watchers =
-      (flags.watch ?? true) && !live ? watchPaths(files, flags.recursive ?? false, reload) : [];
     if (!signal.aborted)
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-    for (const w of watchers) w.close();
-    await reloading;
+    // Stop reloading before the backends go away.
+    await watching?.close();
     ctx.out('stopping');
   } finally {
+    await watching?.close();
     await closeAll();
   }
 }
@@ -357,31 +219,6 @@ export function describeServices(snapshot: RoutingSnapshot, zone: string): strin
   return rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i] ?? 0) : c)).join('  '));
 }
 
-function isListenSyntaxError(e: unknown): boolean {
-  return e instanceof Error && e.message.startsWith('invalid listen address');
-}
-
-/** Watches files and directories; calls `onChange` once things are quiet again. */
-function watchPaths(paths: readonly string[], recursive: boolean, onChange: () => void): FSWatcher[] {
-  let timer: NodeJS.Timeout | undefined;
-  const fire = () => {
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(onChange, SERVE_RELOAD_DEBOUNCE_MS);
-  };
-  const out: FSWatcher[] = [];
-  for (const p of paths) {
-    if (p === '-') continue;
-    try {
-      const w = watch(p, { persistent: false, recursive }, fire);
-      w.on('error', () => {});
-      out.push(w);
-    } catch {
-      // A path that cannot be watched is still served as loaded.
-    }
-  }
-  return out;
-}
-
 /** Registers `serve`. */
 export function registerServeCommand(program: Command): void {
   const cmd = program
@@ -389,17 +226,25 @@ export function registerServeCommand(program: Command): void {
     .description(
       'serve cluster DNS and the userspace proxy for the objects in manifests, reloading when they change',
     )
-    .option('--dns <addr>', 'serve cluster DNS (UDP and TCP) on IP:PORT, e.g. 127.0.0.1:5353')
+    .option(
+      '--dns <addr>',
+      'serve cluster DNS (UDP and TCP) on IP:PORT, e.g. 127.0.0.1:5353',
+      parseListenFlag,
+    )
     .option('--proxy', 'run the userspace proxy: NodePorts on --node-ip, cluster IP ports on --bind', false)
-    .option('--node-ip <ip>', `address NodePorts listen on (default ${DEFAULT_NODE_IP})`)
-    .option('--bind <ip>', 'address cluster IP ports listen on (none by default: cluster IPs are virtual)')
+    .option('--node-ip <ip>', `address NodePorts listen on (default ${DEFAULT_NODE_IP})`, parseIPFlag)
+    .option(
+      '--bind <ip>',
+      'address cluster IP ports listen on (none by default: cluster IPs are virtual)',
+      parseIPFlag,
+    )
     .addOption(
       new Option('--portal-port <mode>', 'port on the --bind address: the service port, or any free port')
         .choices(['service', 'auto'])
         .default('service'),
     )
     .option('--node-name <name>', 'node name this process stands for, for Local traffic policies')
-    .option('--zone <domain>', 'cluster domain of the DNS zone', 'cluster.local')
+    .option('--zone <domain>', 'cluster domain of the DNS zone', DEFAULT_ZONE)
     .option('--no-watch', 'do not reload when the files change');
   addFilenameOptions(cmd, 'manifests to serve', false);
   addServiceRangeOptions(cmd);
@@ -413,8 +258,10 @@ restart (exactly one of -f and --store is required).
 
 Prints one line per thing served ("dns: listening udp+tcp ADDR", "proxy: listening tcp
 ADDR:PORT -> ns/svc:port"), then "ready". When a file changes, its objects are applied
-again and objects removed from the files are deleted: DNS answers and proxy listeners follow.
-An object the registry rejects on reload keeps its previous version. Stops on SIGINT/SIGTERM.
+again and objects removed from the files are deleted: DNS answers and proxy listeners follow,
+and "reloaded: …" goes to stderr. A problem is one "error: FILE: …" line: an object the
+registry rejects keeps its previous version, files that do not parse change nothing. Stops on
+SIGINT/SIGTERM.
 
 DNS answers with cluster IPs, as in a cluster; unless those addresses exist on this host, reach
 the services through the proxy's node ports or the --bind address.
@@ -422,8 +269,8 @@ the services through the proxy's node ports or the --bind address.
 A proxy listener that cannot be opened (port taken, address not on this host) is reported on
 stderr and the others keep serving.
 
-Exit status: 0 stopped by a signal, 1 the manifests did not load at start or the DNS server
-could not listen, 2 usage error.
+Exit status: 0 stopped by a signal, 1 the manifests did not load at start or the DNS address
+could not be bound, 2 usage error.
 
 Examples:
   svcroute serve -f examples/seed/manifests/ --dns 127.0.0.1:5353 --proxy

@@ -5,25 +5,23 @@
 
 import type { Command } from 'commander';
 import { defaultEndpointSlice, defaultService } from '../../core/defaults';
-import { type ErrorList, invalidError, isStatusError } from '../../core/errors';
+import { type ErrorList, invalidError, isStatusError, type StatusError } from '../../core/errors';
 import type { IPFamily, KubeObject } from '../../core/types';
-import type { ManifestItem } from '../../manifest';
+import type { ManifestItem, ManifestLocation } from '../../manifest';
 import { CLUSTER_SCOPED_KINDS } from '../../manifest/kinds';
 import { cidrFamily } from '../../net/cidr';
 import { DEFAULT_SERVICE_CLUSTER_IP_RANGES, Registry } from '../../registry';
 import { type AllocationMode, ipFamilyStageErrors } from '../../registry/service-allocation';
 import { prepareServiceCreate, validateObject } from '../../validation';
+import { readManifestInput, sortForCreation } from '../load';
 import {
   addFilenameOptions,
   addServiceRangeOptions,
   cliContext,
-  describeApplyError,
   EXIT_INVALID,
   type FilenameFlags,
-  readManifestFlags,
   registryOptionsFromFlags,
   type ServiceRangeFlags,
-  sortForCreation,
 } from '../shared';
 
 const RESOURCE: Record<KubeObject['kind'], string> = {
@@ -57,6 +55,25 @@ function createErrors(
   return early.length > 0 ? early : errors;
 }
 
+/** Where an object came from, for kubectl's wording: `svc.yaml` or `svc.yaml (document 2)`. */
+function describeLocation(location: ManifestLocation): string {
+  const inList = location.itemPath !== undefined ? location.itemPath : '';
+  if (location.documentIndex !== undefined && location.documentIndex > 0)
+    return `${location.source} (document ${location.documentIndex}${inList ? `, ${inList}` : ''})`;
+  return inList ? `${location.source} (${inList})` : location.source;
+}
+
+/**
+ * What `validate` says about an object the API server would refuse on create, in kubectl's
+ * words (validate's documented format): an Invalid error as its own `The Service "web" is
+ * invalid: …` text, anything else as
+ * `Error from server (AlreadyExists): error when creating "svc.yaml": …`.
+ */
+function describeCreateError(e: StatusError, item: ManifestItem): string {
+  if (e.reason === 'Invalid') return e.message;
+  return `Error from server (${e.reason}): error when creating ${JSON.stringify(describeLocation(item.location))}: ${e.message}`;
+}
+
 /** Registers `validate`. */
 export function registerValidateCommand(program: Command): void {
   const cmd = program
@@ -88,7 +105,7 @@ Examples:
     const ctx = cliContext(command);
     const registryOptions = registryOptionsFromFlags(flags);
     // Endpoints are validated as what they are, not as the slices they would be mirrored to.
-    const result = await readManifestFlags(ctx, flags, 'keep');
+    const result = await readManifestInput(ctx, flags, 'keep');
     for (const e of result.errors) {
       ctx.err(`error: ${e.message}`);
       ctx.fail(EXIT_INVALID);
@@ -118,7 +135,7 @@ Examples:
           await registry.apply(object);
         } catch (e) {
           if (!isStatusError(e)) throw e;
-          ctx.err(describeApplyError(e, item));
+          ctx.err(describeCreateError(e, item));
           ctx.fail(EXIT_INVALID);
           rejected.add(object);
         }

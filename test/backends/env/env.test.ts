@@ -362,3 +362,17 @@ describe('EnvBackend', () => {
     await b.close();
   });
 });
+
+describe('discoverFromEnv with prefix-sharing services', () => {
+  it('variables of `<svc>-service-port-<x>` are not taken for named ports of `<svc>`', () => {
+    const a = svc('ns', 'a', { clusterIP: '10.0.0.1', ports: [{ name: 'web', port: 80 }] });
+    const b = svc('ns', 'a-service-port-x', { clusterIP: '10.0.0.2', ports: [{ port: 8080 }] });
+    const env = Object.fromEntries(
+      renderServiceEnv([a, b], { namespace: 'ns' }).vars.map((v) => [v.name, v.value]),
+    );
+    const found = discoverFromEnv(env);
+    expect(found.errors).toEqual([]);
+    expect([...(found.get('a')?.ports.keys() ?? [])]).toEqual(['web']);
+    expect(found.get('a-service-port-x')?.port).toBe(8080);
+  });
+});
