@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-// DNS throughput benchmark: our server (`svcroute dns serve`) beside a naive dns-packet server,
-// same zone, same query mix, same load generator, one run. Loopback only, time-bounded.
+// DNS throughput benchmark: our server (`svcroute dns serve`) beside a naive dns-packet server
+// and two Node UDP echo servers (the floor: node:dgram receive + send, no DNS work), same zone,
+// same query mix, same load generator, one run. Loopback only, time-bounded.
 //
 //   node bench/dns/run.mjs [--services 1000] [--duration 5] [--outstanding 100]
 //                          [--server-cmd "node dist/cli.js dns serve"] [--out bench/results/dns.md]
+//
+// SVCROUTE_DIST=<dir> picks the build to run (`node <dir>/cli.js dns serve`) when --server-cmd
+// is not given; the default is dist/.
 //
 // Servers are pinned to CPU 0 and the load generator to CPU 1 when `taskset` exists. The load
 // generator is a single Node process, so it can saturate before a fast server does: read the
@@ -25,7 +29,8 @@ const flag = (name, fallback) => {
 const N = Number(flag('--services', 1000));
 const DURATION_S = Math.min(Number(flag('--duration', 5)), 60);
 const OUTSTANDING = Number(flag('--outstanding', 100));
-const SERVER_CMD = flag('--server-cmd', `node ${join(root, 'dist/cli.js')} dns serve`);
+const DIST = resolve(root, process.env.SVCROUTE_DIST ?? 'dist');
+const SERVER_CMD = flag('--server-cmd', `node ${join(DIST, 'cli.js')} dns serve`);
 const OUT = flag('--out', join(root, 'bench/results/dns.md'));
 const ZONE = 'cluster.local';
 const hasTaskset = spawnSync('sh', ['-c', 'command -v taskset'], { stdio: 'ignore' }).status === 0;
@@ -172,6 +177,12 @@ async function load(port, seconds) {
 const servers = [
   { label: 'svcroute dns serve', cmd: SERVER_CMD, port: 15456 },
   { label: 'naive dns-packet', cmd: `node ${join(here, 'naive-server.mjs')}`, port: 15457 },
+  { label: 'node echo floor (dns.lookup)', cmd: `node ${join(here, 'echo-server.mjs')}`, port: 15458 },
+  {
+    label: 'node echo floor (sync lookup)',
+    cmd: `node ${join(here, 'echo-server.mjs')} --sync-lookup`,
+    port: 15459,
+  },
 ];
 const results = [];
 for (const s of servers) {
@@ -192,7 +203,8 @@ const table = [
   `### DNS bench (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
   '',
   `${N} services; ${DURATION_S} s per server; ${OUTSTANDING} queries outstanding from one Node UDP client;` +
-    ` mix 55% A hit, 15% SRV hit, 10% AAAA NODATA, 20% NXDOMAIN;${hasTaskset ? ' server on CPU 0, client on CPU 1' : ''}.`,
+    ` mix 55% A hit, 15% SRV hit, 10% AAAA NODATA, 20% NXDOMAIN;${hasTaskset ? ' server on CPU 0, client on CPU 1' : ''}.` +
+    ' The echo rows answer every query with the query itself (QR set): their rcodes mirror the queries.',
   '',
   '| server | QPS | vs naive | p50 ms | p99 ms | server CPU µs/query | rcodes |',
   '|---|---:|---:|---:|---:|---:|---|',

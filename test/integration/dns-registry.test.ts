@@ -1,7 +1,7 @@
 import { promises as dnsPromises } from 'node:dns';
 import { describe, expect, it, vi } from 'vitest';
 import { serveDns } from '../../src/backends/dns';
-import type { Service } from '../../src/core/types';
+import type { Pod, Service } from '../../src/core/types';
 import { Registry } from '../../src/registry';
 
 describe('DNS following a live Registry', () => {
@@ -35,6 +35,51 @@ describe('DNS following a live Registry', () => {
       await vi.waitFor(async () =>
         expect(r.resolve4('my-service.my-ns.svc.cluster.local')).rejects.toMatchObject({ code: 'ENOTFOUND' }),
       );
+    } finally {
+      await dns.close();
+      await registry.close();
+    }
+  });
+
+  it('publishes a not-ready pod of a headless service only with publishNotReadyAddresses', async () => {
+    const registry = new Registry();
+    await registry.ready();
+    const dns = await serveDns(registry, { listen: '127.0.0.1:0' });
+    const r = new dnsPromises.Resolver({ timeout: 1000, tries: 1 });
+    r.setServers([`127.0.0.1:${dns.server.address().port}`]);
+    const headless = (name: string, publish: boolean): Service => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: 'db-ns' },
+      spec: {
+        clusterIP: 'None',
+        selector: { app: 'db' },
+        publishNotReadyAddresses: publish,
+        ports: [{ name: 'pg', port: 5432, protocol: 'TCP' }],
+      },
+    });
+    try {
+      await registry.create<Service>(headless('db-all', true));
+      await registry.create<Service>(headless('db-ready', false));
+      await registry.create<Pod>({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'db-0', namespace: 'db-ns', labels: { app: 'db' } },
+        spec: { containers: [{ name: 'pg', image: 'postgres' }] },
+        status: {
+          phase: 'Running',
+          podIP: '127.0.0.31',
+          podIPs: [{ ip: '127.0.0.31' }],
+          conditions: [{ type: 'Ready', status: 'False' }],
+        },
+      });
+      await registry.settled();
+      await vi.waitFor(async () =>
+        expect(await r.resolve4('db-all.db-ns.svc.cluster.local')).toEqual(['127.0.0.31']),
+      );
+      await expect(r.resolve4('db-ready.db-ns.svc.cluster.local')).rejects.toMatchObject({
+        code: 'ENOTFOUND',
+      });
     } finally {
       await dns.close();
       await registry.close();

@@ -214,9 +214,27 @@ describe('DNS server over the wire', () => {
     try {
       const udp = s.respond(query('wide.big.svc.cluster.local', 'A'), 'udp')!;
       const dec = dnsPacket.decode(udp);
+      // As CoreDNS (miekg/dns Msg.Truncate): as many whole records as fit, then TC.
       expect(dec.flag_tc).toBe(true);
-      expect(dec.answers).toHaveLength(0);
+      expect(udp.length).toBeLessThanOrEqual(512);
+      expect(dec.answers).toHaveLength(29);
+      expect(udp.readUInt16BE(6)).toBe(29);
+      expect(dec.answers!.map((a) => (a as { data: unknown }).data)).toEqual(
+        many.slice(0, 29).map((e) => e.addresses[0]),
+      );
       expect(dec.id).toBe(4242);
+      // With a small EDNS0 size the OPT record still goes out and the size is echoed.
+      const small = s.respond(
+        query('wide.big.svc.cluster.local', 'A', {
+          additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 600 }] as never,
+        }),
+        'udp',
+      )!;
+      const smallDec = dnsPacket.decode(small);
+      expect(small.length).toBeLessThanOrEqual(600);
+      expect(smallDec.flag_tc).toBe(true);
+      expect(smallDec.answers!.length).toBe(Math.floor((600 - 11 - (12 + 32)) / 16));
+      expect(smallDec.additionals).toMatchObject([{ type: 'OPT', udpPayloadSize: 600 }]);
       const big = s.respond(
         query('wide.big.svc.cluster.local', 'A', {
           additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096 }] as never,
@@ -405,6 +423,81 @@ describe('DNS server over the wire', () => {
     const axfr = dnsPacket.decode(server.respond(query('cluster.local', 'AXFR'), 'tcp')!);
     expect(rcodeOf(axfr)).toBe('REFUSED');
     expect(RRType.SRV).toBe(33);
+  });
+});
+
+/** A headless service `wide.big` with `n` ready endpoints on 127.0.<third>.x, port `http` 80. */
+function wideState(n: number, third: number) {
+  return state(
+    [svc('big', 'wide', { clusterIP: 'None', ports: [{ name: 'http', port: 80 }] })],
+    [
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { namespace: 'big', name: 'wide-1', labels: { 'kubernetes.io/service-name': 'wide' } },
+        addressType: 'IPv4',
+        endpoints: Array.from({ length: n }, (_, i) => ({ addresses: [`127.0.${third}.${i + 1}`] })),
+        ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
+      },
+    ],
+  );
+}
+
+describe('UDP truncation keeps whole records (CoreDNS / miekg Msg.Truncate)', () => {
+  it('for every payload size: fits, keeps a prefix of the full answer, TC exactly when something was cut', async () => {
+    const resolver = new DnsResolver();
+    resolver.update(wideState(60, 4));
+    const s = new DnsServer(resolver, { listen: '127.0.0.1:0' });
+    const names: [string, dnsPacket.RecordType][] = [
+      ['wide.big.svc.cluster.local', 'A'],
+      ['_http._tcp.wide.big.svc.cluster.local', 'SRV'],
+    ];
+    for (const [name, type] of names) {
+      const full = dnsPacket.decode(s.respond(query(name, type), 'tcp')!);
+      const fullRecords = [...(full.answers ?? []), ...(full.additionals ?? [])];
+      for (let size = 512; size <= 4096; size += 97) {
+        const out = s.respond(
+          query(name, type, { additionals: [{ type: 'OPT', name: '.', udpPayloadSize: size }] as never }),
+          'udp',
+        )!;
+        expect(out.length).toBeLessThanOrEqual(size);
+        const dec = dnsPacket.decode(out);
+        const kept = [...(dec.answers ?? []), ...(dec.additionals ?? []).filter((r) => r.type !== 'OPT')];
+        expect(kept).toEqual(fullRecords.slice(0, kept.length));
+        expect(dec.flag_tc).toBe(kept.length < fullRecords.length);
+        // Answers are cut before any additional record is kept.
+        if ((dec.answers ?? []).length < (full.answers ?? []).length)
+          expect(kept).toHaveLength(dec.answers!.length);
+      }
+    }
+  });
+
+  it.skipIf(!hasDig)('dig +ignore shows the truncated UDP answer; Node falls back to TCP', async () => {
+    const resolver = new DnsResolver();
+    resolver.update(wideState(120, 5));
+    const s = new DnsServer(resolver, { listen: '127.0.0.1:0' });
+    const { port: p } = await s.start();
+    try {
+      const { stdout } = await run(DIG, [
+        '-p',
+        String(p),
+        '@127.0.0.1',
+        '+ignore',
+        '+noedns',
+        '+time=2',
+        '+tries=1',
+        'wide.big.svc.cluster.local',
+        'A',
+      ]);
+      expect(stdout).toMatch(/flags: qr aa tc rd;/);
+      expect(stdout).toMatch(/ANSWER: 29,/);
+      const r = new dnsPromises.Resolver({ timeout: 2000, tries: 1 });
+      r.setServers([`127.0.0.1:${p}`]);
+      const all = await r.resolve4('wide.big.svc.cluster.local');
+      expect(all.sort()).toEqual(Array.from({ length: 120 }, (_, i) => `127.0.5.${i + 1}`).sort());
+    } finally {
+      await s.close();
+    }
   });
 });
 

@@ -29,6 +29,7 @@ export type {
   DnsAnswer,
   DnsRecord,
   NameRecord,
+  RawRecord,
   SoaRecord,
   SrvRecord,
   TxtRecord,

@@ -52,8 +52,21 @@ export interface SoaRecord {
   readonly minimum: number;
 }
 
+/**
+ * A record relayed verbatim from an upstream server (the answers appended after an ExternalName
+ * CNAME): its type code and uncompressed RDATA. Only types whose RDATA holds no compressible
+ * domain name are carried this way (RFC 3597 §4), so the bytes stay valid in any message.
+ */
+export interface RawRecord {
+  readonly type: 'RAW';
+  readonly name: string;
+  readonly ttl: number;
+  readonly rrtype: number;
+  readonly rdata: Uint8Array;
+}
+
 /** Any record the server emits. */
-export type DnsRecord = AddressRecord | NameRecord | SrvRecord | TxtRecord | SoaRecord;
+export type DnsRecord = AddressRecord | NameRecord | SrvRecord | TxtRecord | SoaRecord | RawRecord;
 
 /**
  * The authoritative answer to one question. `scope` says how the server should treat it:
@@ -74,4 +87,11 @@ export interface DnsAnswer {
   readonly cacheable: boolean;
   /** `ns/name` of the service the answer was derived from, when there is exactly one. */
   readonly serviceKey?: string;
+  /**
+   * Set when the answer ends in a CNAME to a name outside the zone (an ExternalName service):
+   * the name and type whose records CoreDNS would append after resolving them through its
+   * upstream. A server with upstreams asks them and appends the answers; without, the CNAME
+   * alone is the answer and the client's resolver follows it.
+   */
+  readonly chase?: { readonly name: string; readonly type: number };
 }

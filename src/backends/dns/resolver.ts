@@ -97,6 +97,14 @@ interface Target {
 
 type Lookup = { readonly targets: readonly Target[]; readonly nx: boolean; readonly serviceKey?: string };
 
+/** Address records of a name, and the out-of-zone CNAME target they end in, if any. */
+interface AddressLookup {
+  readonly records: DnsRecord[];
+  readonly nx: boolean;
+  readonly serviceKey?: string;
+  readonly chase?: string;
+}
+
 const NO_TARGETS: Lookup = { targets: [], nx: false };
 const NX: Lookup = { targets: [], nx: true };
 const SENTINEL_PORT = -1;
@@ -115,6 +123,11 @@ export class DnsResolver {
   private readonly localIPs: readonly string[];
   private readonly serialSource: (() => number) | undefined;
   private readonly entries = new Map<string, ServiceEntry>();
+  /**
+   * Ready endpoints of EndpointSlices whose service does not exist, by `ns/name` of that
+   * service: CoreDNS indexes every slice by IP, so their PTR records still answer.
+   */
+  private readonly orphans = new Map<string, readonly EndpointAddress[]>();
   /** `name.namespace` (lowercase) → entry, the lookup key of `<svc>.<ns>.svc.<zone>`. */
   private readonly byDnsKey = new Map<string, ServiceEntry>();
   private namespaces: ReadonlySet<string> = new Set();
@@ -136,15 +149,27 @@ export class DnsResolver {
    * re-derived; without it everything is.
    */
   update(state: DnsSourceState, changed?: Iterable<string>): void {
-    const keys = changed ? new Set(changed) : new Set([...this.entries.keys(), ...state.services.keys()]);
+    const keys = changed
+      ? new Set(changed)
+      : new Set([
+          ...this.entries.keys(),
+          ...this.orphans.keys(),
+          ...state.services.keys(),
+          ...state.endpointSlices.keys(),
+        ]);
     for (const key of keys) {
       const old = this.entries.get(key);
       if (old) {
         this.entries.delete(key);
         this.byDnsKey.delete(`${old.name}.${old.namespace}`.toLowerCase());
       }
+      this.orphans.delete(key);
       const svc = state.services.get(key);
-      if (!svc) continue;
+      if (!svc) {
+        const endpoints = deriveEndpoints(state.endpointSlices.get(key) ?? []);
+        if (endpoints.length > 0) this.orphans.set(key, endpoints);
+        continue;
+      }
       const entry = deriveEntry(key, svc, state.endpointSlices.get(key) ?? []);
       this.entries.set(key, entry);
       this.byDnsKey.set(`${entry.name}.${entry.namespace}`.toLowerCase(), entry);
@@ -223,6 +248,7 @@ export class DnsResolver {
     let extra: DnsRecord[] = [];
     let nx = false;
     let serviceKey: string | undefined;
+    let chase: string | undefined;
     const cacheable = !(this.pods === 'verified' && isPodName(qname, zone));
     switch (type) {
       case RRType.A:
@@ -231,6 +257,7 @@ export class DnsResolver {
         records = r.records;
         nx = r.nx;
         serviceKey = r.serviceKey;
+        chase = r.chase;
         break;
       }
       case RRType.TXT: {
@@ -290,7 +317,10 @@ export class DnsResolver {
         serviceKey = l.serviceKey;
       }
     }
-    return this.finish(zone, records, extra, nx, cacheable, serviceKey, 'zone');
+    const answer = this.finish(zone, records, extra, nx, cacheable, serviceKey, 'zone');
+    return chase === undefined || answer.answers.length === 0
+      ? answer
+      : { ...answer, chase: { name: chase, type } };
   }
 
   private finish(
@@ -368,6 +398,13 @@ export class DnsResolver {
         if (ep.ip === want) out.add(`${ep.hostname}.${e.name}.${e.namespace}.svc.${this.zone}`.toLowerCase());
       }
     }
+    for (const key of [...this.orphans.keys()].sort()) {
+      const slash = key.indexOf('/');
+      const owner = `${key.slice(slash + 1)}.${key.slice(0, slash)}.svc.${this.zone}`;
+      for (const ep of this.orphans.get(key) ?? []) {
+        if (ep.ip === want) out.add(`${ep.hostname}.${owner}`.toLowerCase());
+      }
+    }
     return [...out];
   }
 
@@ -376,14 +413,10 @@ export class DnsResolver {
   }
 
   /** A/AAAA records for a name, following in-zone CNAMEs (CoreDNS `plugin.A`). */
-  private addresses(
-    qname: string,
-    type: number,
-    zone: string,
-    depth: number,
-  ): { records: DnsRecord[]; nx: boolean; serviceKey?: string } {
+  private addresses(qname: string, type: number, zone: string, depth: number): AddressLookup {
     const l = this.services(qname, type, zone);
     const records: DnsRecord[] = [];
+    let chase: string | undefined;
     const seen = new Set<string>();
     const family = type === RRType.A ? 4 : 6;
     for (const t of l.targets) {
@@ -392,20 +425,28 @@ export class DnsResolver {
         const cname: DnsRecord = { type: 'CNAME', name: qname, ttl: this.ttl, target: t.host };
         if (isInZone(t.host, zone)) {
           const next = this.addresses(t.host, type, zone, depth + 1);
-          if (!next.nx && next.records.length > 0) records.push(cname, ...next.records);
+          if (!next.nx && next.records.length > 0) {
+            records.push(cname, ...next.records);
+            chase ??= next.chase;
+          }
           continue;
         }
-        // Out-of-zone targets are left to the client's resolver to chase.
+        // An out-of-zone target: CoreDNS resolves it through its upstream and appends what it
+        // gets; the server does that when it has upstreams (see DnsAnswer.chase).
         records.push(cname);
+        chase ??= t.host;
         continue;
       }
       if (isIP(t.host) !== family || seen.has(t.host)) continue;
       seen.add(t.host);
       records.push({ type: family === 4 ? 'A' : 'AAAA', name: qname, ttl: this.ttl, address: t.host });
     }
-    return l.serviceKey === undefined
-      ? { records, nx: l.nx }
-      : { records, nx: l.nx, serviceKey: l.serviceKey };
+    return {
+      records,
+      nx: l.nx,
+      ...(l.serviceKey === undefined ? {} : { serviceKey: l.serviceKey }),
+      ...(chase === undefined ? {} : { chase }),
+    };
   }
 
   /** SRV records with CoreDNS's weights (100 split evenly per priority) and additional addresses. */
@@ -607,6 +648,20 @@ function deriveEntry(key: string, svc: Service, slices: readonly EndpointSlice[]
     spec.ports && spec.ports.length > 0
       ? spec.ports.map((p) => ({ name: p.name ?? '', protocol: p.protocol ?? 'TCP', port: p.port }))
       : [{ name: '', protocol: '', port: SENTINEL_PORT }];
+  return {
+    key: key || namespacedKey(namespace, name),
+    name,
+    namespace,
+    kind,
+    clusterIPs,
+    externalName: normalizeName(spec.externalName ?? ''),
+    ports,
+    endpoints: deriveEndpoints(slices),
+  };
+}
+
+/** The ready endpoint addresses of a service's slices, each with its slice's ports. */
+function deriveEndpoints(slices: readonly EndpointSlice[]): EndpointAddress[] {
   const endpoints: EndpointAddress[] = [];
   for (const slice of slices) {
     if (slice.addressType === 'FQDN') continue;
@@ -630,14 +685,5 @@ function deriveEntry(key: string, svc: Service, slices: readonly EndpointSlice[]
       }
     }
   }
-  return {
-    key: key || namespacedKey(namespace, name),
-    name,
-    namespace,
-    kind,
-    clusterIPs,
-    externalName: normalizeName(spec.externalName ?? ''),
-    ports,
-    endpoints,
-  };
+  return endpoints;
 }

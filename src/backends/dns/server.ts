@@ -5,13 +5,13 @@
  * for EDNS0 clients, and sends. Anything unusual goes to a slow path built on dns-packet.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import net, { isIP } from 'node:net';
 import dnsPacket from 'dns-packet';
 import {
   CLASS_IN,
   CLASSIC_UDP_MAX_BYTES,
   MAX_CACHED_RESPONSES,
-  MAX_EDNS_UDP_BYTES,
   RCode,
   RRType,
   TCP_IDLE_TIMEOUT_MS,
@@ -21,14 +21,18 @@ import type { DnsAnswer } from './records';
 import type { DnsResolver } from './resolver';
 import {
   encodeError,
+  encodeQuery,
   encodeResponse,
+  encodeTemplate,
   FLAG_CD,
   FLAG_RD,
   FLAG_TC,
   OPT_RECORD_BYTES,
   type ParsedQuery,
   parseQuery,
+  type ResponseTemplate,
   readQuestionName,
+  readUpstreamAnswers,
   sameName,
 } from './wire';
 
@@ -51,16 +55,60 @@ export interface DnsServerAddress {
 }
 
 interface CacheEntry {
-  readonly tpl: Buffer;
+  readonly tpl: ResponseTemplate;
   /** Offset of the end of the question name in the template. */
   readonly nameEnd: number;
+  /** Set when the answer ends in an out-of-zone CNAME whose target upstreams should resolve. */
+  readonly chase: ChaseJob['answer'] | undefined;
+  /** The lowercase question name (kept only with `chase`). */
+  readonly qname: string;
   next: CacheEntry | undefined;
 }
 
-const SLAB_BYTES = 4 << 20;
+/** An answer waiting for its out-of-zone CNAME target to be resolved upstream. */
+interface ChaseJob {
+  readonly qname: string;
+  readonly qtype: number;
+  readonly qclass: number;
+  readonly answer: DnsAnswer;
+  /** The query's own bytes (or a stand-in header + question) for patching. */
+  readonly msg: Uint8Array;
+  readonly query: ParsedQuery;
+  readonly limit: number;
+}
+
+/** {@link DnsServer} `produce` results other than a byte count. */
+const DROP = 0;
+const FORWARD = -1;
+const CHASE = -2;
+
+/**
+ * UDP replies are written into a ring this big and sent from there: a few thousand replies
+ * between wraps, small enough to stay cache-resident. The ring is reused only once no send from
+ * it is still queued (see onUdp), so a reply is never overwritten before the kernel took it.
+ */
+const SLAB_BYTES = 256 << 10;
 /** Tries at a port both UDP and TCP can have when the caller asked for any (port 0). */
 const EPHEMERAL_BIND_ATTEMPTS = 20;
 const MAX_MESSAGE_BYTES = 65535;
+
+/** Kernel socket buffers: room for bursts of thousands of queries before the kernel drops any. */
+const UDP_SOCKET_BUFFER_BYTES = 4 << 20;
+
+/**
+ * The UDP socket's `lookup`: replies go to `rinfo.address`, always an IP literal, which
+ * `dns.lookup` would also hand back unchanged but only on the next tick, so every send paid for
+ * a deferred callback. This answers at once; names (never seen here) still go to `dns.lookup`.
+ */
+function lookupLiteral(
+  address: string,
+  family: number | dns.LookupOneOptions,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const literal = isIP(address);
+  if (literal !== 0) callback(null, address, literal);
+  else dns.lookup(address, family as dns.LookupOneOptions, callback);
+}
 
 /** Splits `host:port` / `[v6]:port`. Throws a clear error on anything else. */
 export function parseListenAddress(text: string): DnsServerAddress {
@@ -83,7 +131,7 @@ export class DnsServer {
   private readonly tcpSockets = new Set<net.Socket>();
   private cache = new Map<number, CacheEntry>();
   private cacheSize = 0;
-  private readonly slab = Buffer.allocUnsafe(SLAB_BYTES);
+  private slab = Buffer.allocUnsafe(SLAB_BYTES);
   private slabPos = 0;
   private readonly query: ParsedQuery = {
     nameEnd: 0,
@@ -96,6 +144,8 @@ export class DnsServer {
     dnssecOk: false,
   };
   private bound: DnsServerAddress | undefined;
+  /** Set by `produce` when it returns CHASE; taken by the caller at once. */
+  private chaseJob: ChaseJob | undefined;
 
   constructor(
     readonly resolver: DnsResolver,
@@ -103,6 +153,12 @@ export class DnsServer {
   ) {
     this.listenAt = parseListenAddress(options.listen);
     const upstreams = (options.upstreams ?? []).map(parseUpstream);
+    for (const u of upstreams) {
+      if (isSelf(u, this.listenAt))
+        throw new Error(
+          `upstream ${u.host}:${u.port} is this server's own listen address: forwarding to it would loop`,
+        );
+    }
     this.forwarder = upstreams.length ? new Forwarder(upstreams, options.forwardTimeoutMs) : undefined;
     this.onError = options.onError ?? (() => {});
   }
@@ -122,7 +178,12 @@ export class DnsServer {
 
   private async bindBoth(): Promise<DnsServerAddress> {
     const family = isIP(this.listenAt.host) === 6 ? 'udp6' : 'udp4';
-    const udp = dgram.createSocket({ type: family, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+    const udp = dgram.createSocket({
+      type: family,
+      recvBufferSize: UDP_SOCKET_BUFFER_BYTES,
+      sendBufferSize: UDP_SOCKET_BUFFER_BYTES,
+      lookup: lookupLiteral,
+    });
     udp.on('message', (msg, rinfo) => this.onUdp(msg, rinfo));
     udp.on('error', (err) => this.onError(err));
     await new Promise<void>((resolve, reject) => {
@@ -182,18 +243,25 @@ export class DnsServer {
 
   /**
    * Computes the response to one query message as it would go out over `transport`; undefined
-   * when the message is dropped or must be forwarded. Exposed for tests and benchmarks.
+   * when the message is dropped, must be forwarded, or waits on an upstream (an ExternalName
+   * target to resolve). Exposed for tests and benchmarks.
    */
   respond(msg: Buffer, transport: 'udp' | 'tcp'): Buffer | undefined {
     const scratch = Buffer.allocUnsafe(MAX_MESSAGE_BYTES + OPT_RECORD_BYTES);
     const n = this.produce(msg, transport === 'udp' ? -1 : MAX_MESSAGE_BYTES, scratch, 0);
+    this.chaseJob = undefined;
     return n > 0 ? Buffer.from(scratch.subarray(0, n)) : undefined;
   }
 
   private onUdp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const udp = this.udp;
     if (!udp) return;
-    if (this.slabPos + MAX_MESSAGE_BYTES + OPT_RECORD_BYTES > SLAB_BYTES) this.slabPos = 0;
+    if (this.slabPos + MAX_MESSAGE_BYTES + OPT_RECORD_BYTES > SLAB_BYTES) {
+      // Reuse the ring only when the kernel has taken every reply sent from it; a send still
+      // queued (the socket buffer was full) keeps the old ring, and a fresh one takes over.
+      if (udp.getSendQueueCount() > 0) this.slab = Buffer.allocUnsafe(SLAB_BYTES);
+      this.slabPos = 0;
+    }
     const pos = this.slabPos;
     let n: number;
     try {
@@ -205,12 +273,24 @@ export class DnsServer {
     if (n > 0) {
       this.slabPos = pos + n;
       udp.send(this.slab, pos, n, rinfo.port, rinfo.address);
-    } else if (n < 0) {
-      this.forwarder?.forward(msg, (reply) => {
-        const out = reply ?? servfail(msg);
-        if (out && this.udp) this.udp.send(out, rinfo.port, rinfo.address);
-      });
+      return;
     }
+    if (n === DROP) return;
+    const { port, address } = rinfo;
+    const reply = (out: Buffer) => this.udp?.send(out, port, address);
+    if (n === CHASE) this.chase(this.takeChaseJob(), true, reply);
+    else
+      this.forwarder?.forward(msg, (upstream) => {
+        const out = upstream ?? servfail(msg);
+        if (out) reply(out);
+      });
+  }
+
+  private takeChaseJob(): ChaseJob {
+    const job = this.chaseJob;
+    this.chaseJob = undefined;
+    if (!job) throw new Error('internal: CHASE without a job');
+    return job;
   }
 
   private onTcp(socket: net.Socket): void {
@@ -241,8 +321,9 @@ export class DnsServer {
           socket.destroy();
           return;
         }
-        if (n > 0) write(Buffer.from(scratch.subarray(0, n)));
-        else if (n < 0)
+        if (n > 0) write(scratch.subarray(0, n));
+        else if (n === CHASE) this.chase(this.takeChaseJob(), false, write);
+        else if (n === FORWARD)
           this.forwarder?.forward(msg, (reply) => {
             const out = reply ?? servfail(msg);
             if (out) write(out);
@@ -255,7 +336,8 @@ export class DnsServer {
 
   /**
    * Writes the response to `msg` into `out` at `pos`. `limit` is the size cap (-1 = UDP: 512 or
-   * the client's EDNS0 size). Returns the byte count, 0 to drop, -1 to forward.
+   * the client's EDNS0 size). Returns the byte count, DROP, FORWARD (relay the query upstream)
+   * or CHASE (the job in `chaseJob` needs an upstream lookup first).
    */
   private produce(msg: Buffer, limit: number, out: Buffer, pos: number): number {
     const q = this.query;
@@ -263,20 +345,74 @@ export class DnsServer {
       return this.slowPath(msg, limit, out, pos);
     }
     let entry = this.cache.get(q.hash);
-    while (entry && !(entry.nameEnd === q.nameEnd && sameName(msg, entry.tpl, q.nameEnd))) entry = entry.next;
+    while (entry && !(entry.nameEnd === q.nameEnd && sameName(msg, entry.tpl.buf, q.nameEnd)))
+      entry = entry.next;
     if (!entry) {
       const labels = readQuestionName(msg, 12);
       if (!labels) return this.slowPath(msg, limit, out, pos);
       const name = labels.labels.join('.');
       const answer = this.answerFor(name, q.qtype);
-      if (!answer) return -1;
-      const tpl = encodeResponse(name, q.qtype, CLASS_IN, answer);
-      entry = { tpl, nameEnd: q.nameEnd, next: undefined };
+      if (!answer) return FORWARD;
+      const tpl = encodeTemplate(name, q.qtype, CLASS_IN, answer);
+      const chase = answer.chase && this.forwarder ? answer : undefined;
+      entry = { tpl, nameEnd: q.nameEnd, chase, qname: chase ? name : '', next: undefined };
       if (answer.cacheable) this.remember(q.hash, entry);
     }
     const udpLimit =
       limit >= 0 ? limit : q.edns ? Math.max(CLASSIC_UDP_MAX_BYTES, q.ednsSize) : CLASSIC_UDP_MAX_BYTES;
+    if (entry.chase) {
+      this.chaseJob = {
+        qname: entry.qname,
+        qtype: q.qtype,
+        qclass: CLASS_IN,
+        answer: entry.chase,
+        msg,
+        query: { ...q },
+        limit: udpLimit,
+      };
+      return CHASE;
+    }
     return patch(entry.tpl, msg, q, udpLimit, out, pos);
+  }
+
+  /**
+   * Resolves a job's out-of-zone CNAME target through the upstreams and hands `send` the full
+   * response: the zone's records, then whatever the upstream answered (CNAME chain and
+   * addresses, its TTLs kept). A failed, refused or timed-out lookup leaves the CNAME alone, as
+   * in CoreDNS; a truncated upstream answer makes the UDP response truncated too.
+   */
+  private chase(job: ChaseJob, udp: boolean, send: (response: Buffer) => void): void {
+    const target = job.answer.chase;
+    const forwarder = this.forwarder;
+    if (!target || !forwarder) return;
+    let query: Buffer;
+    try {
+      query = encodeQuery(target.name, target.type);
+    } catch (err) {
+      // A target the wire format cannot carry cannot be asked about: the CNAME alone, then.
+      this.onError(err as Error);
+      const out = Buffer.allocUnsafe(MAX_MESSAGE_BYTES + OPT_RECORD_BYTES);
+      const tpl = encodeTemplate(job.qname, job.qtype, job.qclass, job.answer);
+      send(out.subarray(0, patch(tpl, job.msg, job.query, job.limit, out, 0)));
+      return;
+    }
+    forwarder.forward(query, (reply) => {
+      const upstream = reply ? readUpstreamAnswers(reply, target.name, target.type) : undefined;
+      const out = Buffer.allocUnsafe(MAX_MESSAGE_BYTES + OPT_RECORD_BYTES);
+      let n: number;
+      try {
+        const answers = upstream ? [...job.answer.answers, ...upstream.records] : job.answer.answers;
+        const tpl = encodeTemplate(job.qname, job.qtype, job.qclass, { ...job.answer, answers });
+        n = patch(tpl, job.msg, job.query, job.limit, out, 0);
+      } catch (err) {
+        // Upstream names the wire format cannot carry: answer with the zone's own records.
+        this.onError(err as Error);
+        const tpl = encodeTemplate(job.qname, job.qtype, job.qclass, job.answer);
+        n = patch(tpl, job.msg, job.query, job.limit, out, 0);
+      }
+      if (udp && upstream?.truncated) out[2] = out[2]! | (FLAG_TC >> 8);
+      send(out.subarray(0, n));
+    });
   }
 
   private remember(hash: number, entry: CacheEntry): void {
@@ -332,11 +468,11 @@ export class DnsServer {
     const opt = (decoded.additionals ?? []).find((r) => r.type === 'OPT') as
       | { udpPayloadSize?: number; ednsVersion?: number; flags?: number }
       | undefined;
-    let tpl: Buffer;
+    let tpl: ResponseTemplate;
+    let answer: DnsAnswer | undefined;
     if (opt && (opt.ednsVersion ?? 0) !== 0) {
       // BADVERS (extended rcode 16 = upper bits 1 in the OPT record).
-      tpl = encodeResponse(name, qtype, qclass, emptyAnswer(RCode.NOERROR));
-      const n = copyOut(tpl, out, pos);
+      const n = copyOut(encodeResponse(name, qtype, qclass, emptyAnswer(RCode.NOERROR)), out, pos);
       out.writeUInt16BE(id, pos);
       out.writeUInt16BE(out.readUInt16BE(pos + 2) | (flags & (FLAG_RD | FLAG_CD)), pos + 2);
       out.writeUInt16BE(1, pos + 10);
@@ -344,66 +480,84 @@ export class DnsServer {
       return n + OPT_RECORD_BYTES;
     }
     if (qclass !== CLASS_IN || !/^[\x21-\x7e]*$/.test(name)) {
-      tpl = encodeResponse(name.replace(/[^\x21-\x7e]/g, '-'), qtype, qclass, emptyAnswer(RCode.REFUSED));
+      tpl = encodeTemplate(name.replace(/[^\x21-\x7e]/g, '-'), qtype, qclass, emptyAnswer(RCode.REFUSED));
     } else {
-      const answer = this.answerFor(name, qtype);
-      if (!answer) return -1;
-      tpl = encodeResponse(name, qtype, qclass, answer);
+      answer = this.answerFor(name, qtype);
+      if (!answer) return FORWARD;
+      tpl = encodeTemplate(name, qtype, qclass, answer);
     }
     const edns = opt !== undefined;
     const size = edns ? Math.max(CLASSIC_UDP_MAX_BYTES, opt?.udpPayloadSize ?? 0) : CLASSIC_UDP_MAX_BYTES;
     const fake: ParsedQuery = {
-      nameEnd: questionNameEnd(tpl),
+      nameEnd: tpl.questionEnd - 4,
       qtype,
       qclass,
       hash: 0,
       edns,
-      ednsSize: size,
+      ednsSize: opt?.udpPayloadSize ?? 0,
       ednsVersion: 0,
       dnssecOk: ((opt?.flags ?? 0) & 0x8000) !== 0,
     };
     // The template's own lowercase question stands in for the query's bytes.
-    const header = Buffer.from(tpl.subarray(0, fake.nameEnd + 4));
+    const header = Buffer.from(tpl.buf.subarray(0, tpl.questionEnd));
     header.writeUInt16BE(id, 0);
     header.writeUInt16BE(flags, 2);
-    return patch(tpl, header, fake, limit >= 0 ? limit : size, out, pos);
+    const effectiveLimit = limit >= 0 ? limit : size;
+    if (answer?.chase && this.forwarder) {
+      this.chaseJob = { qname: name, qtype, qclass, answer, msg: header, query: fake, limit: effectiveLimit };
+      return CHASE;
+    }
+    return patch(tpl, header, fake, effectiveLimit, out, pos);
   }
 }
 
 /**
- * Copies a template into `out` and patches ID, RD/CD, the question's name bytes, the OPT record
- * and, past the size limit, truncation (header + question + OPT with TC set).
+ * Copies a template into `out` and patches ID, RD/CD, the question's name bytes and the OPT
+ * record. Past the size limit it keeps as many whole records as fit (answers, then authority,
+ * then additional, stopping at the first that does not) and sets TC when any was left out: what
+ * CoreDNS sends, as its response writer truncates every reply with miekg/dns `Msg.Truncate`.
  */
 function patch(
-  tpl: Buffer,
+  t: ResponseTemplate,
   msg: Uint8Array,
   q: ParsedQuery,
   limit: number,
   out: Buffer,
   pos: number,
 ): number {
-  const qEnd = q.nameEnd + 4;
+  const tpl = t.buf;
   const optBytes = q.edns ? OPT_RECORD_BYTES : 0;
-  const truncated = tpl.length + optBytes > limit;
-  const body = truncated ? qEnd : tpl.length;
+  let body = tpl.length;
+  let truncated = false;
+  let kept = t.recordEnds.length;
+  if (body + optBytes > limit) {
+    const ends = t.recordEnds;
+    const budget = limit - optBytes;
+    kept = 0;
+    while (kept < ends.length && ends[kept]! <= budget) kept++;
+    body = kept > 0 ? ends[kept - 1]! : t.questionEnd;
+    truncated = kept < ends.length;
+  }
   tpl.copy(out, pos, 0, body);
   out[pos] = msg[0]!;
   out[pos + 1] = msg[1]!;
   out[pos + 2] = out[pos + 2]! | (msg[2]! & (FLAG_RD >> 8)) | (truncated ? FLAG_TC >> 8 : 0);
   out[pos + 3] = out[pos + 3]! | (msg[3]! & FLAG_CD);
   for (let i = 12; i < q.nameEnd; i++) out[pos + i] = msg[i]!;
-  if (truncated) out.fill(0, pos + 6, pos + 12);
+  let arcount = t.additionalCount;
+  if (truncated) {
+    const an = Math.min(kept, t.answerCount);
+    const ns = Math.min(kept - an, t.authorityCount);
+    arcount = kept - an - ns;
+    out.writeUInt16BE(an, pos + 6);
+    out.writeUInt16BE(ns, pos + 8);
+  }
+  if (q.edns) arcount++;
+  out[pos + 10] = arcount >> 8;
+  out[pos + 11] = arcount & 0xff;
   if (!q.edns) return body;
-  const ar = ((out[pos + 10]! << 8) | out[pos + 11]!) + 1;
-  out[pos + 10] = ar >> 8;
-  out[pos + 11] = ar & 0xff;
-  writeOpt(
-    out,
-    pos + body,
-    Math.min(MAX_EDNS_UDP_BYTES, Math.max(CLASSIC_UDP_MAX_BYTES, q.ednsSize)),
-    0,
-    q.dnssecOk,
-  );
+  // The OPT record echoes the requester's payload size, as CoreDNS's SizeAndDo does.
+  writeOpt(out, pos + body, q.ednsSize, 0, q.dnssecOk);
   return body + OPT_RECORD_BYTES;
 }
 
@@ -426,10 +580,12 @@ function copyOut(b: Buffer, out: Buffer, pos: number): number {
   return b.length;
 }
 
-function questionNameEnd(tpl: Buffer): number {
-  let off = 12;
-  while (off < tpl.length && tpl[off] !== 0) off += tpl[off]! + 1;
-  return off + 1;
+/** Whether an upstream is the server itself (same port on its address, loopback or any). */
+function isSelf(u: { host: string; port: number }, listen: DnsServerAddress): boolean {
+  if (listen.port === 0 || u.port !== listen.port) return false;
+  const unspecified = listen.host === '0.0.0.0' || listen.host === '::';
+  const loopback = (h: string) => h.startsWith('127.') || h === '::1';
+  return u.host === listen.host || unspecified || (loopback(u.host) && loopback(listen.host));
 }
 
 function emptyAnswer(rcode: number): DnsAnswer {

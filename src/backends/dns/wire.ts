@@ -4,6 +4,7 @@
  * the packet bytes without a full decode.
  */
 import { CLASS_IN, MAX_LABEL_BYTES, MAX_NAME_BYTES, RRType } from './constants';
+import { canonicalIP } from './names';
 import type { DnsAnswer, DnsRecord } from './records';
 
 /** Header flag bits (second 16-bit word). */
@@ -243,7 +244,7 @@ function ipv6Bytes(ip: string): number[] {
 
 function writeRecord(w: Writer, r: DnsRecord, qname: string): void {
   w.name(r.name === qname ? qname : r.name);
-  w.u16(RRType[r.type]);
+  w.u16(r.type === 'RAW' ? r.rrtype : RRType[r.type]);
   w.u16(CLASS_IN);
   w.u32(r.ttl);
   const lenAt = w.len;
@@ -274,6 +275,9 @@ function writeRecord(w: Writer, r: DnsRecord, qname: string): void {
         w.bytes(b);
       }
       break;
+    case 'RAW':
+      w.bytes(r.rdata);
+      break;
     case 'SOA':
       w.name(r.mname);
       w.name(r.rname);
@@ -288,11 +292,32 @@ function writeRecord(w: Writer, r: DnsRecord, qname: string): void {
 }
 
 /**
+ * A response template plus where each of its records ends, so a response that does not fit a
+ * UDP payload can be cut after its last whole record (records only point backwards for name
+ * compression, so every such prefix is a valid message).
+ */
+export interface ResponseTemplate {
+  readonly buf: Buffer;
+  /** Offset just past the question section. */
+  readonly questionEnd: number;
+  /** Offset just past each record, answers then authority then additional. */
+  readonly recordEnds: readonly number[];
+  readonly answerCount: number;
+  readonly authorityCount: number;
+  readonly additionalCount: number;
+}
+
+/**
  * Encodes a response template: ID 0, RD/CD clear, the question in lowercase and the answer's
  * sections. Owner names equal to the question become pointers to it, so patching the query's
  * own name bytes into the template restores its case (0x20) everywhere.
  */
-export function encodeResponse(qname: string, qtype: number, qclass: number, answer: DnsAnswer): Buffer {
+export function encodeTemplate(
+  qname: string,
+  qtype: number,
+  qclass: number,
+  answer: DnsAnswer,
+): ResponseTemplate {
   const w = new Writer();
   w.u16(0);
   w.u16(FLAG_QR | (answer.authoritative ? FLAG_AA : 0) | (answer.rcode & 0xf));
@@ -303,10 +328,27 @@ export function encodeResponse(qname: string, qtype: number, qclass: number, ans
   w.name(qname);
   w.u16(qtype);
   w.u16(qclass);
-  for (const r of answer.answers) writeRecord(w, r, qname);
-  for (const r of answer.authority) writeRecord(w, r, qname);
-  for (const r of answer.additional) writeRecord(w, r, qname);
-  return Buffer.from(w.buf.subarray(0, w.len));
+  const questionEnd = w.len;
+  const recordEnds: number[] = [];
+  for (const section of [answer.answers, answer.authority, answer.additional]) {
+    for (const r of section) {
+      writeRecord(w, r, qname);
+      recordEnds.push(w.len);
+    }
+  }
+  return {
+    buf: Buffer.from(w.buf.subarray(0, w.len)),
+    questionEnd,
+    recordEnds,
+    answerCount: answer.answers.length,
+    authorityCount: answer.authority.length,
+    additionalCount: answer.additional.length,
+  };
+}
+
+/** {@link encodeTemplate} without the record offsets. */
+export function encodeResponse(qname: string, qtype: number, qclass: number, answer: DnsAnswer): Buffer {
+  return encodeTemplate(qname, qtype, qclass, answer).buf;
 }
 
 /** A header-only (or header + question) error response for queries the fast path rejects. */
@@ -323,4 +365,140 @@ export function encodeError(
   out.writeUInt16BE(question ? 1 : 0, 4);
   if (question) out.set(question, 12);
   return out;
+}
+
+/** EDNS0 payload size of the queries the server itself sends upstream (the DNS Flag Day 2020 value). */
+export const UPSTREAM_EDNS_UDP_BYTES = 1232;
+
+/** A recursive (RD) query for one name with an EDNS0 OPT record; the ID is left 0. */
+export function encodeQuery(name: string, qtype: number): Buffer {
+  const w = new Writer();
+  w.u16(0);
+  w.u16(FLAG_RD);
+  w.u16(1);
+  w.u16(0);
+  w.u16(0);
+  w.u16(1);
+  w.name(name, false);
+  w.u16(qtype);
+  w.u16(CLASS_IN);
+  w.u8(0);
+  w.u16(RRType.OPT);
+  w.u16(UPSTREAM_EDNS_UDP_BYTES);
+  w.u32(0);
+  w.u16(0);
+  return Buffer.from(w.buf.subarray(0, w.len));
+}
+
+/**
+ * RR types whose RDATA may hold a compressed domain name (RFC 3597 §4: those of RFC 1035, plus
+ * the ones receivers must decompress). Only CNAME among them is relayed (decompressed); the
+ * others cannot be copied byte for byte into another message and are left out.
+ */
+const NAME_BEARING_TYPES = new Set([
+  2, 3, 4, 5, 6, 7, 8, 9, 12, 14, 15, 17, 18, 21, 24, 26, 30, 33, 35, 36, 38,
+]);
+const MAX_POINTER_HOPS = 64;
+
+/**
+ * Reads a possibly compressed name in presentation form, case kept, `.`, `\\`, and bytes outside
+ * printable ASCII escaped as `\DDD`; undefined when malformed (bad pointer, loop, over 255 bytes).
+ */
+export function readName(msg: Uint8Array, start: number): { name: string; end: number } | undefined {
+  let off = start;
+  let end = -1;
+  let hops = 0;
+  let wire = 1;
+  const labels: string[] = [];
+  for (;;) {
+    if (off >= msg.length) return undefined;
+    const l = msg[off]!;
+    if ((l & 0xc0) === 0xc0) {
+      if (off + 1 >= msg.length || ++hops > MAX_POINTER_HOPS) return undefined;
+      const target = ((l & 0x3f) << 8) | msg[off + 1]!;
+      if (end < 0) end = off + 2;
+      if (target >= off) return undefined; // pointers only go backwards
+      off = target;
+      continue;
+    }
+    if (l > MAX_LABEL_BYTES) return undefined;
+    off++;
+    if (l === 0) break;
+    if (off + l > msg.length) return undefined;
+    wire += l + 1;
+    if (wire > MAX_NAME_BYTES) return undefined;
+    let label = '';
+    for (let i = 0; i < l; i++) {
+      const c = msg[off + i]!;
+      label +=
+        c === 0x2e || c === 0x5c || c < 0x21 || c > 0x7e
+          ? `\\${c.toString().padStart(3, '0')}`
+          : String.fromCharCode(c);
+    }
+    labels.push(label);
+    off += l;
+  }
+  return { name: labels.join('.'), end: end < 0 ? off : end };
+}
+
+/**
+ * The answer section of an upstream's response to {@link encodeQuery}`(name, qtype)`, as
+ * records to append after a CNAME: A/AAAA as addresses, CNAME decompressed, other types whose
+ * RDATA holds no compressible name verbatim. Undefined when the message is not a well-formed
+ * response to that very question (wrong name, type, or a query instead of a response).
+ */
+export function readUpstreamAnswers(
+  msg: Uint8Array,
+  name: string,
+  qtype: number,
+): { readonly records: DnsRecord[]; readonly truncated: boolean } | undefined {
+  if (msg.length < 12 || (msg[2]! & 0x80) === 0) return undefined;
+  const qd = (msg[4]! << 8) | msg[5]!;
+  const an = (msg[6]! << 8) | msg[7]!;
+  if (qd !== 1) return undefined;
+  const question = readName(msg, 12);
+  if (!question || question.end + 4 > msg.length) return undefined;
+  if (question.name.toLowerCase() !== name.toLowerCase()) return undefined;
+  if (((msg[question.end]! << 8) | msg[question.end + 1]!) !== qtype) return undefined;
+  let off = question.end + 4;
+  const records: DnsRecord[] = [];
+  for (let i = 0; i < an; i++) {
+    const owner = readName(msg, off);
+    if (!owner || owner.end + 10 > msg.length) return undefined;
+    off = owner.end;
+    const type = (msg[off]! << 8) | msg[off + 1]!;
+    const cls = (msg[off + 2]! << 8) | msg[off + 3]!;
+    const ttl = ((msg[off + 4]! << 24) | (msg[off + 5]! << 16) | (msg[off + 6]! << 8) | msg[off + 7]!) >>> 0;
+    const rdlen = (msg[off + 8]! << 8) | msg[off + 9]!;
+    const rdata = off + 10;
+    off = rdata + rdlen;
+    if (off > msg.length) return undefined;
+    if (cls !== CLASS_IN) continue;
+    if (type === RRType.A && rdlen === 4) {
+      records.push({
+        type: 'A',
+        name: owner.name,
+        ttl,
+        address: Array.from(msg.subarray(rdata, off)).join('.'),
+      });
+    } else if (type === RRType.AAAA && rdlen === 16) {
+      const groups: string[] = [];
+      for (let g = 0; g < 16; g += 2)
+        groups.push(((msg[rdata + g]! << 8) | msg[rdata + g + 1]!).toString(16));
+      records.push({ type: 'AAAA', name: owner.name, ttl, address: canonicalIP(groups.join(':')) });
+    } else if (type === RRType.CNAME) {
+      const target = readName(msg, rdata);
+      if (!target || target.end !== off) return undefined;
+      records.push({ type: 'CNAME', name: owner.name, ttl, target: target.name });
+    } else if (type !== RRType.OPT && !NAME_BEARING_TYPES.has(type)) {
+      records.push({
+        type: 'RAW',
+        name: owner.name,
+        ttl,
+        rrtype: type,
+        rdata: Uint8Array.from(msg.subarray(rdata, off)),
+      });
+    }
+  }
+  return { records, truncated: (msg[2]! & (FLAG_TC >> 8)) !== 0 };
 }

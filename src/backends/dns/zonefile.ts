@@ -53,5 +53,8 @@ export function formatRecord(r: DnsRecord): string {
       return head + r.text.map((t) => JSON.stringify(t)).join(' ');
     case 'SOA':
       return `${head}${r.mname}. ${r.rname}. ${r.serial} ${r.refresh} ${r.retry} ${r.expire} ${r.minimum}`;
+    case 'RAW':
+      // RFC 3597 generic form: TYPEnnn \# length hex.
+      return `${r.name}.\t${r.ttl}\tIN\tTYPE${r.rrtype}\t\\# ${r.rdata.length} ${Buffer.from(r.rdata).toString('hex')}`;
   }
 }

@@ -89,6 +89,8 @@ function text(records: readonly DnsRecord[]): string[] {
           return `${r.name} ${r.ttl} TXT ${r.text.join(' ')}`;
         case 'SOA':
           return `${r.name} ${r.ttl} SOA ${r.mname} ${r.rname} ${r.refresh} ${r.retry} ${r.expire} ${r.minimum}`;
+        case 'RAW':
+          return `${r.name} ${r.ttl} TYPE${r.rrtype} ${Buffer.from(r.rdata).toString('hex')}`;
         default:
           return `${r.name} ${r.ttl} ${r.type} ${r.target}`;
       }
@@ -327,6 +329,135 @@ describe('CoreDNS IPv4 leading-zero stripping', () => {
     ]);
     expect(r.resolve('12.0.0.10.in-addr.arpa', RRType.PTR).answers).toMatchObject([
       { target: 'c.ns.svc.cluster.local' },
+    ]);
+  });
+});
+
+describe('Kubernetes DNS spec 1.1.0 / CoreDNS audit', () => {
+  const pg = [{ name: 'pg', protocol: 'TCP' as const, port: 5432 }];
+
+  it('publishes endpoints by their ready condition only: unset is ready, terminating ones follow ready', () => {
+    const r = new DnsResolver();
+    r.update(
+      state(
+        [
+          svc('ns', 'h', { clusterIP: 'None', ports: pg }),
+          // publishNotReadyAddresses is the endpoints controller's business (it marks such
+          // endpoints ready); DNS reads only the slice, as CoreDNS does.
+          svc('ns', 'p', { clusterIP: 'None', publishNotReadyAddresses: true, ports: pg }),
+        ],
+        [
+          slice(
+            'ns',
+            'h',
+            [
+              { addresses: ['10.1.0.1'] },
+              { addresses: ['10.1.0.2'], conditions: {} },
+              { addresses: ['10.1.0.3'], conditions: { ready: false, serving: true, terminating: true } },
+              { addresses: ['10.1.0.4'], conditions: { ready: true, serving: true, terminating: true } },
+              { addresses: ['10.1.0.5'], conditions: { ready: false } },
+            ],
+            pg,
+          ),
+          slice('ns', 'p', [{ addresses: ['10.1.1.1'], conditions: { ready: false } }], pg),
+        ],
+      ),
+    );
+    expect(text(r.resolve('h.ns.svc.cluster.local', RRType.A).answers)).toEqual(
+      ['10.1.0.1', '10.1.0.2', '10.1.0.4'].map((ip) => `h.ns.svc.cluster.local 5 A ${ip}`),
+    );
+    expect(r.resolve('10-1-0-3.h.ns.svc.cluster.local', RRType.A).rcode).toBe(RCode.NXDOMAIN);
+    expect(r.resolve('3.0.1.10.in-addr.arpa', RRType.PTR).rcode).toBe(RCode.NXDOMAIN);
+    expect(r.resolve('p.ns.svc.cluster.local', RRType.A).rcode).toBe(RCode.NXDOMAIN);
+  });
+
+  it('PTR of an endpoint: its hostname when set, else the dashed IP; one per service holding it', () => {
+    const r = new DnsResolver();
+    r.update(
+      state(
+        [svc('ns', 'a', { clusterIP: 'None', ports: pg }), svc('ns', 'b', { clusterIP: 'None', ports: pg })],
+        [
+          slice('ns', 'a', [{ addresses: ['10.2.0.1'], hostname: 'db-0' }, { addresses: ['10.2.0.2'] }], pg),
+          slice('ns', 'b', [{ addresses: ['10.2.0.1'] }], pg),
+        ],
+      ),
+    );
+    expect(text(r.resolve('1.0.2.10.in-addr.arpa', RRType.PTR).answers)).toEqual([
+      '1.0.2.10.in-addr.arpa 5 PTR 10-2-0-1.b.ns.svc.cluster.local',
+      '1.0.2.10.in-addr.arpa 5 PTR db-0.a.ns.svc.cluster.local',
+    ]);
+    expect(text(r.resolve('2.0.2.10.in-addr.arpa', RRType.PTR).answers)).toEqual([
+      '2.0.2.10.in-addr.arpa 5 PTR 10-2-0-2.a.ns.svc.cluster.local',
+    ]);
+  });
+
+  it('PTR also covers slices whose service does not exist (CoreDNS indexes every slice by IP)', () => {
+    const r = new DnsResolver();
+    const withOrphan = state([], [slice('ns', 'gone', [{ addresses: ['10.2.1.1'], hostname: 'w-0' }], pg)]);
+    r.update(withOrphan);
+    expect(text(r.resolve('1.1.2.10.in-addr.arpa', RRType.PTR).answers)).toEqual([
+      '1.1.2.10.in-addr.arpa 5 PTR w-0.gone.ns.svc.cluster.local',
+    ]);
+    expect(r.resolve('gone.ns.svc.cluster.local', RRType.A).rcode).toBe(RCode.NXDOMAIN);
+    r.update(state([], [], ['ns']), ['ns/gone']);
+    expect(r.resolve('1.1.2.10.in-addr.arpa', RRType.PTR).rcode).toBe(RCode.NXDOMAIN);
+  });
+
+  it('SRV of an ExternalName service is NODATA (CoreDNS drops CNAME targets from SRV)', () => {
+    const a = coreDnsFixture().resolve(`_http._tcp.external.${Z}`, RRType.SRV);
+    expect(a.rcode).toBe(RCode.NOERROR);
+    expect(a.answers).toEqual([]);
+    expect(text(a.authority)).toEqual([SOA]);
+  });
+
+  it('an out-of-zone ExternalName target is marked for upstream resolution, in-zone ones are not', () => {
+    const r = coreDnsFixture();
+    expect(r.resolve(`external.${Z}`, RRType.A).chase).toEqual({
+      name: 'ext.interwebs.test',
+      type: RRType.A,
+    });
+    expect(r.resolve(`external.${Z}`, RRType.AAAA).chase).toEqual({
+      name: 'ext.interwebs.test',
+      type: RRType.AAAA,
+    });
+    expect(r.resolve(`external.${Z}`, RRType.CNAME).chase).toBeUndefined();
+    expect(r.resolve(`external-to-service.${Z}`, RRType.A).chase).toBeUndefined();
+  });
+
+  it('wildcard labels are plain names since CoreDNS 1.9 (NXDOMAIN)', () => {
+    const r = coreDnsFixture();
+    for (const q of [
+      `*.${Z}`,
+      `any.${Z}`,
+      '*.*.svc.cluster.local',
+      `*.hdls1.${Z}`,
+      'svc1.*.svc.cluster.local',
+    ])
+      expect(r.resolve(q, RRType.A).rcode).toBe(RCode.NXDOMAIN);
+  });
+
+  it('SOA: mname ns.dns.<zone>, rname hostmaster.<zone>, minimum = TTL, serial moves forward on change', () => {
+    const r = new DnsResolver({ ttl: 30 });
+    r.update(state([svc('ns', 'a', { clusterIP: '10.3.0.1', ports: pg })]));
+    const first = r.soa();
+    expect(first).toMatchObject({
+      name: 'cluster.local',
+      ttl: 30,
+      mname: 'ns.dns.cluster.local',
+      rname: 'hostmaster.cluster.local',
+      refresh: 7200,
+      retry: 1800,
+      expire: 86400,
+      minimum: 30,
+    });
+    r.update(state([svc('ns', 'a', { clusterIP: '10.3.0.2', ports: pg })]));
+    expect(r.soa().serial).toBeGreaterThan(first.serial);
+    expect(new DnsResolver({ ttl: 3600 }).soa().ttl).toBe(300);
+  });
+
+  it('dns-version answers in any case', () => {
+    expect(text(coreDnsFixture().resolve('DNS-Version.Cluster.LOCAL.', RRType.TXT).answers)).toEqual([
+      'dns-version.cluster.local 28800 TXT 1.1.0',
     ]);
   });
 });

@@ -2,7 +2,7 @@ import dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DnsResolver, DnsServer } from '../../../src/backends/dns';
-import { type ParsedQuery, parseQuery } from '../../../src/backends/dns/wire';
+import { type ParsedQuery, parseQuery, readName, readUpstreamAnswers } from '../../../src/backends/dns/wire';
 import { seedState, slice, state, svc } from './fixtures';
 
 const label = fc.stringMatching(/^[A-Za-z0-9_-]{1,12}$/);
@@ -142,5 +142,41 @@ describe('names the wire format cannot carry', () => {
     expect(() => server.respond(query('_http._tcp.h.ns.svc.cluster.local', 'SRV'), 'udp')).toThrow(
       RangeError,
     );
+  });
+});
+
+describe('reading upstream names and answers', () => {
+  it('follows compression pointers backwards only, and refuses loops and forward pointers', () => {
+    // "a.b" at 12, then a pointer to it at 17.
+    const msg = Uint8Array.from([...new Array(12).fill(0), 1, 0x61, 1, 0x62, 0, 0xc0, 12]);
+    expect(readName(msg, 17)).toEqual({ name: 'a.b', end: 19 });
+    const self = Uint8Array.from([...new Array(12).fill(0), 0xc0, 12]);
+    expect(readName(self, 12)).toBeUndefined();
+    const forward = Uint8Array.from([...new Array(12).fill(0), 0xc0, 14, 0]);
+    expect(readName(forward, 12)).toBeUndefined();
+    const odd = Uint8Array.from([...new Array(12).fill(0), 3, 0x61, 0x2e, 0x5c, 0]);
+    expect(readName(odd, 12)?.name).toBe('a\\046\\092');
+  });
+
+  it('takes only a response to the very question asked', () => {
+    const response = Buffer.from(
+      dnsPacket.encode({
+        type: 'response',
+        id: 1,
+        questions: [{ type: 'A', name: 'x.example.test' }],
+        answers: [{ type: 'A', name: 'x.example.test', ttl: 9, data: '127.0.0.9' }],
+      }),
+    );
+    expect(readUpstreamAnswers(response, 'X.example.test', 1)?.records).toEqual([
+      { type: 'A', name: 'x.example.test', ttl: 9, address: '127.0.0.9' },
+    ]);
+    expect(readUpstreamAnswers(response, 'y.example.test', 1)).toBeUndefined();
+    expect(readUpstreamAnswers(response, 'x.example.test', 28)).toBeUndefined();
+    const asQuery = Buffer.from(response);
+    asQuery[2] = asQuery[2]! & 0x7f;
+    expect(readUpstreamAnswers(asQuery, 'x.example.test', 1)).toBeUndefined();
+    expect(
+      readUpstreamAnswers(response.subarray(0, response.length - 2), 'x.example.test', 1),
+    ).toBeUndefined();
   });
 });
