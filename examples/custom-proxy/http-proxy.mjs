@@ -1,4 +1,4 @@
-// Custom proxy authoring: an HTTP-aware reverse proxy in ~60 lines, built on svcroute's
+// Custom proxy authoring: an HTTP-aware reverse proxy in ~45 lines, built on svcroute's
 // ServiceResolver (service lookup, endpoints that follow the registry, traffic policies) and
 // a load-aware balancer (least-request). Being HTTP-aware, it routes on the Host header, answers
 // 404/503 itself, reports each response to the balancer, and retries an idempotent request on
@@ -7,8 +7,8 @@
 // Three replicas on 127.0.0.71-73; the third is slow. Everything stays on loopback.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { LeastRequestBalancer, Registry } from '../../dist/index.js';
-import { NoEndpointsError, ServiceResolver, UnknownServiceError } from '../../dist/inprocess.js';
+import { LeastRequestBalancer, Registry } from 'svcroute';
+import { NoEndpointsError, ServiceResolver, UnknownServiceError } from 'svcroute/inprocess';
 
 const REPLICAS = [
   { name: 'web-0', ip: '127.0.0.71', delayMs: 0 },

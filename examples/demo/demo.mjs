@@ -10,11 +10,11 @@
 // Run with `npm run demo` (builds first). Exit code 0 only when every step passed.
 
 import http from 'node:http';
-import { PodResolver, serveDns } from '../../dist/dns.js';
-import { discoverFromEnv, renderEnvForPod } from '../../dist/env.js';
-import { attachBackend, Registry, SeededRng } from '../../dist/index.js';
-import { InprocessProxyBackend } from '../../dist/inprocess.js';
-import { renderIptables } from '../../dist/iptables.js';
+import { attachBackend, Registry, SeededRng } from 'svcroute';
+import { PodResolver, serveDns } from 'svcroute/dns';
+import { discoverFromEnv, renderEnvForPod } from 'svcroute/env';
+import { InprocessProxyBackend } from 'svcroute/inprocess';
+import { renderIptables } from 'svcroute/iptables';
 
 const NAMESPACE = 'guestbook';
 const SERVICE = 'redis-replica';

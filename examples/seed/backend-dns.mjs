@@ -2,8 +2,8 @@
 // tier=backend,app=myapp) and `my-service.my-ns` with the resolv.conf kubelet writes for it,
 // against svcroute's cluster DNS server on a loopback port.
 import assert from 'node:assert/strict';
-import { PodResolver, renderResolvConf, serveDns } from '../../dist/dns.js';
-import { Registry } from '../../dist/index.js';
+import { Registry } from 'svcroute';
+import { PodResolver, renderResolvConf, serveDns } from 'svcroute/dns';
 import { loadInto } from './load.mjs';
 
 const registry = await loadInto(new Registry(), 'my-ns.yaml');

@@ -3,17 +3,18 @@
 // service selects into its EndpointSlices).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
+import { parseManifests } from 'svcroute';
 
 const ORDER = { Namespace: 0, Node: 1, Service: 2, EndpointSlice: 3, Pod: 4 };
 
 /** The objects of one manifest file of `examples/seed/manifests`, in creation order. */
 export function readManifests(name) {
   const path = fileURLToPath(new URL(`./manifests/${name}`, import.meta.url));
-  return parseAllDocuments(readFileSync(path, 'utf8'))
-    .map((doc) => doc.toJS())
-    .filter((o) => o !== null)
-    .sort((a, b) => (ORDER[a.kind] ?? 9) - (ORDER[b.kind] ?? 9));
+  // parseManifests reads YAML as kubectl does and checks every field's type, naming the file,
+  // document and field of a problem; the sort is stable, so same-kind objects keep file order.
+  return parseManifests(readFileSync(path, 'utf8'), `examples/seed/manifests/${name}`).sort(
+    (a, b) => (ORDER[a.kind] ?? 9) - (ORDER[b.kind] ?? 9),
+  );
 }
 
 /** Creates every object of the files in `registry` and waits until it has settled. */

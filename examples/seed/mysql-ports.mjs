@@ -1,9 +1,9 @@
 // port vs targetPort: clients use the service's port 33306, pods listen on 3306. The service
 // is type ClusterIP, so no NodePort is allocated and nothing outside the cluster reaches it.
 import assert from 'node:assert/strict';
-import { explainInSnapshot, formatExplanation, Registry } from '../../dist/index.js';
-import { ServiceResolver } from '../../dist/inprocess.js';
-import { renderIptables } from '../../dist/iptables.js';
+import { explainInSnapshot, formatExplanation, Registry } from 'svcroute';
+import { ServiceResolver } from 'svcroute/inprocess';
+import { renderIptables } from 'svcroute/iptables';
 import { loadInto } from './load.mjs';
 
 const registry = await loadInto(new Registry(), 'mysql.yaml');

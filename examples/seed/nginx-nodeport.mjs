@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Registry } from '../../dist/index.js';
-import { renderIptables } from '../../dist/iptables.js';
+import { Registry } from 'svcroute';
+import { renderIptables } from 'svcroute/iptables';
 import { readManifests } from './load.mjs';
 
 const [nginx] = readManifests('nginx-nodeport.yaml');

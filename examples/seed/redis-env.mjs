@@ -4,8 +4,8 @@
 // redis-master has the fixed cluster IP 10.0.0.11 (service range 10.0.0.0/24) and two replicas.
 // Nothing here connects anywhere: 10.0.0.11 is a virtual address, rendered only.
 import assert from 'node:assert/strict';
-import { discoverFromEnv, formatEnv, renderEnvForPod } from '../../dist/env.js';
-import { Registry } from '../../dist/index.js';
+import { Registry } from 'svcroute';
+import { discoverFromEnv, formatEnv, renderEnvForPod } from 'svcroute/env';
 import { loadInto } from './load.mjs';
 
 const registry = new Registry({ serviceClusterIPRanges: ['10.0.0.0/24'] });

@@ -6,9 +6,10 @@
 // Everything listens on loopback: the pods on 127.0.0.81 and 127.0.0.82, the proxy on 127.0.0.1.
 import { createServer } from 'node:http';
 import { connect } from 'node:net';
+import { Registry } from 'svcroute';
+import { InprocessProxyBackend, ServiceResolver } from 'svcroute/inprocess';
+import { ServiceDispatcher } from 'svcroute/inprocess/fetch';
 import { fetch } from 'undici';
-import { Registry } from '../../dist/index.js';
-import { InprocessProxyBackend, ServiceDispatcher, ServiceResolver } from '../../dist/inprocess.js';
 
 const ROUNDS = 12;
 

@@ -1,6 +1,6 @@
-// The code under test of sticky-router.mjs, for a CommonJS code base: `require` loads
-// svcroute's CJS build. In your project: require('svcroute').
-const { ClientIPAffinity, categorizeEndpoints, mathRng, systemClock } = require('../../dist/index.cjs');
+// The code under test of sticky-router.mjs, for a CommonJS code base: `require('svcroute')` loads
+// svcroute's CJS build.
+const { ClientIPAffinity, categorizeEndpoints, mathRng, systemClock } = require('svcroute');
 
 class StickyRouter {
   constructor({ clock = systemClock, rng = mathRng, timeoutSeconds = 10800, node = '' } = {}) {

@@ -1,11 +1,11 @@
 // Jest-style tests (describe/it, one behaviour per test) over the CJS build. Jest itself is not
 // needed to run them: `node --test examples/unit-testing/sticky-router.jest.test.cjs`. In a Jest
 // project, delete the two node: requires below and write `expect(a).toBe(b)` for
-// `assert.equal(a, b)`; `require('svcroute')` and `require('svcroute/testing')` replace ../../dist.
+// `assert.equal(a, b)`; the `require('svcroute')` lines stay as they are.
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { SeededRng } = require('../../dist/index.cjs');
-const { FakeClock } = require('../../dist/testing.cjs');
+const { SeededRng } = require('svcroute');
+const { FakeClock } = require('svcroute/testing');
 const { StickyRouter } = require('./sticky-router.cjs');
 
 const info = {

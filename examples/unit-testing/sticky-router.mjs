@@ -2,10 +2,10 @@
 // endpoint rules (readiness, terminating fallback, traffic policy) and ClientIP affinity, and
 // picks among the eligible endpoints at random. Time and randomness are injected, so tests can
 // pass a FakeClock and a SeededRng and get the same answers on every run.
-import { ClientIPAffinity, categorizeEndpoints, mathRng, systemClock } from '../../dist/index.js';
+import { ClientIPAffinity, categorizeEndpoints, mathRng, systemClock } from 'svcroute';
 
 export class StickyRouter {
-  /** @param {{ clock?: import('../../dist/index.js').Clock, rng?: import('../../dist/index.js').Rng, timeoutSeconds?: number, node?: string }} options */
+  /** @param {{ clock?: import('svcroute').Clock, rng?: import('svcroute').Rng, timeoutSeconds?: number, node?: string }} options */
   constructor({ clock = systemClock, rng = mathRng, timeoutSeconds = 10800, node = '' } = {}) {
     this.affinity = new ClientIPAffinity({ clock, timeoutSeconds });
     this.rng = rng;

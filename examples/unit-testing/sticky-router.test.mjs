@@ -1,8 +1,8 @@
 // Unit tests with vitest, through the ESM build. Run: npx vitest run --config examples/unit-testing/vitest.config.mjs
-// In your project, import from 'svcroute' and 'svcroute/testing' instead of ../../dist.
+
+import { SeededRng } from 'svcroute';
+import { FakeClock } from 'svcroute/testing';
 import { describe, expect, it } from 'vitest';
-import { SeededRng } from '../../dist/index.js';
-import { FakeClock } from '../../dist/testing.js';
 import { endpoint, servicePort } from './fixtures.mjs';
 import { StickyRouter } from './sticky-router.mjs';
 

@@ -1,7 +1,7 @@
 // Every example of examples/ runs here as its own process over the built package, the way a
 // reader runs it: exit code 0 and the output the docs promise. The examples use loopback only.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -54,6 +54,24 @@ beforeAll(async () => {
     });
   }
 }, 200_000);
+
+/** Every .mjs/.cjs file under examples/, relative to the repository root. */
+function exampleSources(): string[] {
+  return (readdirSync(join(ROOT, 'examples'), { recursive: true }) as string[])
+    .filter((f) => /\.(mjs|cjs)$/.test(f))
+    .map((f) => join('examples', f));
+}
+
+describe('example sources', () => {
+  it('import svcroute by its public names, so readers can copy them as they are', () => {
+    const sources = exampleSources();
+    expect(sources.length).toBeGreaterThan(5);
+    const offenders = sources.filter((f) =>
+      /(from\s+|require\(\s*|import\(\s*)['"][./]*\/(dist|src)\//.test(readFileSync(join(ROOT, f), 'utf8')),
+    );
+    expect(offenders).toEqual([]);
+  });
+});
 
 describe('examples', { timeout: EXAMPLE_TIMEOUT_MS + 5_000 }, () => {
   it('demo: every step passes', async () => {
