@@ -192,6 +192,7 @@ export class IptablesBackend extends EventEmitter<IptablesBackendEvents> impleme
     const started = this.clock.now();
     let rules: IptablesRules | undefined;
     try {
+      if (this.renderer.nextSyncIsFull) await this.adoptKernelChains();
       rules = this.renderer.render(snapshot);
       if (rules.full) await this.ensureBaseJumps();
       const res = await this.run(
@@ -222,6 +223,22 @@ export class IptablesBackend extends EventEmitter<IptablesBackendEvents> impleme
         }, delay);
       }
     }
+  }
+
+  /**
+   * Lists the nat table's chains, as kube-proxy does before deleting unused ones, so that a full
+   * sync also deletes per-service chains an earlier run left behind. Only before full syncs: the
+   * renderer knows every chain it made since. A failed listing is not an error (kube-proxy then
+   * only skips the deletion).
+   */
+  private async adoptKernelChains(): Promise<void> {
+    const saved = await this.run(this.binaries.save, ['-t', 'nat']);
+    if (saved.code !== 0) return;
+    const chains: string[] = [];
+    for (const line of saved.stdout.split('\n')) {
+      if (line.startsWith(':')) chains.push(line.slice(1).split(' ')[0]!);
+    }
+    this.renderer.adoptKernelChains(chains);
   }
 
   /** kube-proxy's EnsureChain + EnsureRule(Prepend) for every base-chain jump. */

@@ -27,26 +27,52 @@ const sha256Hex: (input: string) => string = oneShot
 /** Value of each lower-case hex digit by char code. */
 const HEX_VALUE = new Uint8Array(128);
 for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;
+/** Char code of each base32 digit. */
+const BASE32_CODE = Uint8Array.from(BASE32_ALPHABET, (c) => c.charCodeAt(0));
+
+/** Base32 digit `k` (0–3) of a 20-bit group, as a char code. */
+function digit(group: number, k: number): number {
+  return BASE32_CODE[(group >>> (15 - 5 * k)) & 31]!;
+}
+
+/** 20 bits from 5 hex digits of `hex` starting at `at`. */
+function group20(hex: string, at: number): number {
+  return (
+    (HEX_VALUE[hex.charCodeAt(at)]! << 16) |
+    (HEX_VALUE[hex.charCodeAt(at + 1)]! << 12) |
+    (HEX_VALUE[hex.charCodeAt(at + 2)]! << 8) |
+    (HEX_VALUE[hex.charCodeAt(at + 3)]! << 4) |
+    HEX_VALUE[hex.charCodeAt(at + 4)]!
+  );
+}
 
 /** kube-proxy's `portProtoHash`: 16 base32 characters of sha256(`input`). */
 export function hash16(input: string): string {
   const hex = sha256Hex(input);
-  let out = '';
-  // 16 base32 characters are 80 bits = 20 hex digits, taken as four 20-bit groups of 5 digits.
-  for (let k = 0; k < 20; k += 5) {
-    const v =
-      (HEX_VALUE[hex.charCodeAt(k)]! << 16) |
-      (HEX_VALUE[hex.charCodeAt(k + 1)]! << 12) |
-      (HEX_VALUE[hex.charCodeAt(k + 2)]! << 8) |
-      (HEX_VALUE[hex.charCodeAt(k + 3)]! << 4) |
-      HEX_VALUE[hex.charCodeAt(k + 4)]!;
-    out +=
-      BASE32_ALPHABET[(v >>> 15) & 31]! +
-      BASE32_ALPHABET[(v >>> 10) & 31]! +
-      BASE32_ALPHABET[(v >>> 5) & 31]! +
-      BASE32_ALPHABET[v & 31]!;
-  }
-  return out;
+  // 16 base32 characters are 80 bits = 20 hex digits, taken as four 20-bit groups of 5 digits;
+  // built in one call so that no intermediate strings are made (110,000 of these at 10k services).
+  const a = group20(hex, 0);
+  const b = group20(hex, 5);
+  const c = group20(hex, 10);
+  const d = group20(hex, 15);
+  return String.fromCharCode(
+    digit(a, 0),
+    digit(a, 1),
+    digit(a, 2),
+    digit(a, 3),
+    digit(b, 0),
+    digit(b, 1),
+    digit(b, 2),
+    digit(b, 3),
+    digit(c, 0),
+    digit(c, 1),
+    digit(c, 2),
+    digit(c, 3),
+    digit(d, 0),
+    digit(d, 1),
+    digit(d, 2),
+    digit(d, 3),
+  );
 }
 
 /** The per-service-port chain names (KUBE-SVC/SVL/EXT/FW share one hash). */

@@ -62,7 +62,10 @@ export const DEFAULT_MASQUERADE_BIT = 14;
 export const LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000;
 /** kube-proxy's `--min-sync-period` default for the iptables mode (1 s). */
 export const DEFAULT_MIN_SYNC_PERIOD_MS = 1000;
-/** kube-proxy's `--iptables-sync-period` default (30 s): retry delay after a failed restore. */
+/**
+ * kube-proxy's `--iptables-sync-period` default (30 s): retry delay after a failed restore, and
+ * how often stale chains are deleted in large-cluster mode.
+ */
 export const DEFAULT_SYNC_PERIOD_MS = 30_000;
 /** kube-proxy forces a full (non-partial) sync at least this often (`proxyutil.FullSyncPeriod`, 1 h). */
 export const FULL_SYNC_PERIOD_MS = 3_600_000;

@@ -74,8 +74,35 @@ export function parseIp(text: string): ParsedIp | undefined {
   return { family: 'IPv6', text: addr.toRFC5952String(), bytes: addr.toByteArray() };
 }
 
+/**
+ * Whether `text` is an IPv4 address already in canonical form (no leading zeros), checked
+ * without allocating: endpoint addresses nearly always are, and there are many of them.
+ */
+function isCanonicalV4(text: string): boolean {
+  let parts = 0;
+  let digits = 0;
+  let value = 0;
+  let leadingZero = false;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 46;
+    if (c >= 48 && c <= 57) {
+      if (digits === 1 && value === 0) leadingZero = true;
+      value = value * 10 + (c - 48);
+      digits++;
+    } else if (c === 46) {
+      if (digits === 0 || digits > 3 || value > 255 || leadingZero || ++parts > 4) return false;
+      digits = 0;
+      value = 0;
+    } else {
+      return false;
+    }
+  }
+  return parts === 4;
+}
+
 /** Canonical text of `text` when it is an IP of `family`, else `undefined`. */
 export function canonicalIp(text: string, family: IpFamily): string | undefined {
+  if (family === 'IPv4' && isCanonicalV4(text)) return text;
   const ip = parseIp(text);
   return ip && ip.family === family ? ip.text : undefined;
 }

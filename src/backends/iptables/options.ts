@@ -3,7 +3,11 @@
  *
  * @module
  */
-import { DEFAULT_MASQUERADE_BIT, LARGE_CLUSTER_ENDPOINTS_THRESHOLD } from './constants';
+import {
+  DEFAULT_MASQUERADE_BIT,
+  DEFAULT_SYNC_PERIOD_MS,
+  LARGE_CLUSTER_ENDPOINTS_THRESHOLD,
+} from './constants';
 import {
   cidrContains,
   type IpFamily,
@@ -47,6 +51,12 @@ export interface IptablesRenderOptions {
   readonly ipFamily?: IpFamily;
   /** Endpoint count above which comments are dropped. Default 1000. */
   readonly largeClusterThreshold?: number;
+  /**
+   * `--iptables-sync-period`: in large-cluster mode kube-proxy deletes chains no longer in use
+   * at most this often (the other syncs leave them, unreferenced, in the kernel). Default 30 s.
+   * Only the stateful renderer keeps time; a one-off render always deletes them.
+   */
+  readonly syncPeriodMs?: number;
   /** The node sets `nf_conntrack_tcp_be_liberal`: no INVALID drop rule. Default false. */
   readonly conntrackTCPLiberal?: boolean;
 }
@@ -68,6 +78,7 @@ export interface ResolvedOptions {
   readonly nodePortMatchAll: boolean;
   readonly nodePortCidrs: readonly ParsedCidr[];
   readonly largeClusterThreshold: number;
+  readonly syncPeriodMs: number;
   readonly conntrackTCPLiberal: boolean;
 }
 
@@ -133,6 +144,7 @@ export function resolveOptions(options: IptablesRenderOptions = {}): ResolvedOpt
     nodePortMatchAll: matchAll,
     nodePortCidrs,
     largeClusterThreshold: options.largeClusterThreshold ?? LARGE_CLUSTER_ENDPOINTS_THRESHOLD,
+    syncPeriodMs: options.syncPeriodMs ?? DEFAULT_SYNC_PERIOD_MS,
     conntrackTCPLiberal: options.conntrackTCPLiberal ?? false,
   };
 }

@@ -7,15 +7,7 @@
  *
  * @module
  */
-import type { RoutingSnapshot, ServicePortEntry } from '../../core/snapshot';
-import {
-  categorizeEndpoints,
-  isExternallyAccessible,
-  isExternalPolicyLocal,
-  type RoutingNode,
-  usesClusterEndpoints,
-  usesLocalEndpoints,
-} from '../../routing/categorize';
+import type { RoutingSnapshot } from '../../core/snapshot';
 import {
   KUBE_EXTERNAL_SERVICES,
   KUBE_FIREWALL,
@@ -26,17 +18,13 @@ import {
   KUBE_PROXY_FIREWALL,
   KUBE_SERVICES,
   NFACCT_CT_STATE_INVALID_DROPPED,
-  NFACCT_LOCALHOST_NODEPORTS_ACCEPTED,
 } from './constants';
 import { cidrContains } from './ip';
 import { type IptablesRenderOptions, type ResolvedOptions, resolveOptions } from './options';
-import { probability } from './probability';
-import {
-  type ChainNameCache,
-  type FamilyEndpoint,
-  type FamilyServicePort,
-  familyServicePort,
-} from './service-view';
+import type { Block, Piece, ServicePortPieces } from './pieces';
+import { PortChains } from './port-chains';
+import { chainLine, Lines, writeServicePort } from './service-rules';
+import { familyServicePort } from './service-view';
 
 /** The restore input of one sync, split by table and joined. */
 export interface IptablesRules {
@@ -75,78 +63,18 @@ export interface RenderRequest {
    * {@link IptablesRules.chainsByPort} of the last applied sync): those no longer used get `-X`.
    */
   readonly kernelChains?: ReadonlyMap<string, readonly string[]>;
-  /** Per-entry memo shared across renders of one renderer (same options). */
-  readonly memo?: RenderMemo;
 }
 
-/** Lines of one part of the output; `text()` is the lines each ended by a newline. */
-class Lines {
-  readonly lines: string[] = [];
-  write(line: string): void {
-    this.lines.push(line);
-  }
-  text(): string {
-    return this.lines.length === 0 ? '' : `${this.lines.join('\n')}\n`;
-  }
-}
-
-function chainLine(chain: string): string {
-  return `:${chain} - [0:0]`;
-}
-
-/** Service ports per joined block: small enough to rebuild cheaply, large enough to cut joins. */
-const RENDER_BLOCK_SIZE = 128;
-
-/** The joined lines of one block of service ports, and the renders they were joined from. */
-interface RenderedBlock {
-  readonly mode: 'all' | 'capture' | 'mixed';
-  readonly renders: readonly ServicePortRender[];
-  readonly filter: string;
-  readonly chains: string;
-  readonly nat: string;
-}
-
-function sameRenders(a: readonly ServicePortRender[], b: readonly ServicePortRender[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-interface MemoEntry {
-  readonly view: FamilyServicePort | undefined;
-  render?: ServicePortRender;
-  renderLarge?: boolean;
-}
-
-/**
- * What a renderer remembers between syncs so that unchanged service ports cost a map lookup:
- * their family view and rendered lines, keyed by the (immutable) snapshot entry, and the sorted
- * port keys. Valid for one set of options only.
- */
-export class RenderMemo {
-  readonly entries = new WeakMap<ServicePortEntry, MemoEntry>();
-  readonly chainNames: ChainNameCache = new Map();
-  /** Joined output of consecutive runs of service ports, by block index (see {@link renderWith}). */
-  readonly blocks: RenderedBlock[] = [];
-  sortedFor: ReadonlyMap<string, ServicePortEntry> | undefined;
-  sorted: string[] = [];
-
-  /** Sorted keys of `ports`, re-sorted only when the key set changed. */
-  keys(ports: ReadonlyMap<string, ServicePortEntry>): readonly string[] {
-    if (this.sortedFor === ports) return this.sorted;
-    let same = this.sortedFor !== undefined && this.sorted.length === ports.size;
-    if (same) {
-      for (const k of this.sorted) {
-        if (!ports.has(k)) {
-          same = false;
-          break;
-        }
-      }
-    }
-    if (!same) this.sorted = [...ports.keys()].sort();
-    this.sortedFor = ports;
-    return this.sorted;
-  }
+/** What one sync writes, given pieces already brought to the snapshot. */
+export interface AssemblyPlan {
+  /** Write every port's own chains (true) or only those of `changedServices`. */
+  readonly full: boolean;
+  /** `ns/name` of the services whose chains a partial sync rewrites. */
+  readonly changedServices: ReadonlySet<string>;
+  /** Per-service chains to flush and delete with `-X`, sorted. */
+  readonly deletedChains: readonly string[];
+  /** Per-service chains the rules use after this sync, by port key (asked for on demand). */
+  readonly chains: () => PortChains;
 }
 
 /** Renders a full sync of `snapshot` for the node described by `options`. */
@@ -157,14 +85,243 @@ export function renderIptables(
   return renderWith(snapshot, resolveOptions(options), { full: true });
 }
 
-/** The renderer proper, shared by {@link renderIptables} and the stateful {@link IptablesRenderer}. */
-export function renderWith(snapshot: RoutingSnapshot, o: ResolvedOptions, req: RenderRequest): IptablesRules {
-  const filterChains = new Lines();
-  const filterRules = new Lines();
-  const natChains = new Lines();
-  const natRules = new Lines();
-  const mark = o.masqueradeMark;
+/** Ports per joined chunk of a one-off render: each chunk's text is large enough to be allocated
+ * outside the young generation, so the many short per-port strings die young instead of being
+ * copied by the garbage collector (which otherwise dominates a cold render). */
+const ONE_OFF_CHUNK = 128;
 
+/**
+ * Renders `snapshot` from scratch for `req`: the reference every stateful render must equal.
+ * Stale chains are looked for over every port of `req.kernelChains`.
+ */
+export function renderWith(snapshot: RoutingSnapshot, o: ResolvedOptions, req: RenderRequest): IptablesRules {
+  const keys = [...snapshot.ports.keys()].sort();
+  // The large-cluster mode must be known before the first port is written. The raw endpoint
+  // count almost always decides it (only endpoints of another family or without a port are not
+  // counted); when the exact count, known at the end, disagrees, the ports are written again.
+  let raw = 0;
+  for (const entry of snapshot.ports.values()) raw += entry.endpoints.length;
+  let pass = renderPorts(snapshot, keys, o, req, raw > o.largeClusterThreshold);
+  if (pass.largeClusterMode !== pass.endpoints > o.largeClusterThreshold) {
+    pass = renderPorts(snapshot, keys, o, req, !pass.largeClusterMode);
+  }
+  const { body, endpoints, servicePorts, largeClusterMode, active } = pass;
+  const deletedChains: string[] = [];
+  if (req.kernelChains !== undefined && active !== undefined) {
+    for (const [key, old] of req.kernelChains) deletedChains.push(...staleChains(old, active.get(key)));
+    deletedChains.sort();
+  }
+  let chains: PortChains | undefined;
+  return finishRules(o, body, {
+    full: req.full,
+    deletedChains,
+    largeClusterMode,
+    servicePorts,
+    endpoints,
+    // Rendered again when asked for: a one-off render rarely needs it and keeping every chain
+    // name alive through the render costs more than that.
+    chains: () => {
+      chains ??= activeChains(snapshot, o, largeClusterMode);
+      return chains;
+    },
+  });
+}
+
+/** One pass of a one-off render over every port, in `largeClusterMode`. */
+interface OneOffPass {
+  readonly body: ServiceText;
+  readonly largeClusterMode: boolean;
+  /** Endpoints of the rendered family: the exact large-cluster measure. */
+  readonly endpoints: number;
+  readonly servicePorts: number;
+  /** Chains by port, kept only when stale chains are to be looked for. */
+  readonly active: Map<string, readonly string[]> | undefined;
+}
+
+/**
+ * Writes every port of `snapshot` chunk by chunk: each port's view and rules are built, written
+ * and dropped in turn, so that nothing but the joined output outlives a chunk of ports.
+ */
+function renderPorts(
+  snapshot: RoutingSnapshot,
+  keys: readonly string[],
+  o: ResolvedOptions,
+  req: RenderRequest,
+  largeClusterMode: boolean,
+): OneOffPass {
+  const node = { name: o.nodeName, labels: o.nodeLabels };
+  const changed = req.changedServices;
+  const active =
+    req.kernelChains !== undefined && req.kernelChains.size > 0
+      ? new Map<string, readonly string[]>()
+      : undefined;
+  const body = emptyServiceText();
+  let endpoints = 0;
+  let servicePorts = 0;
+  // Unchanged ports of a partial sync write their own rules nowhere.
+  const discard = new Lines();
+  for (let start = 0; start < keys.length; start += ONE_OFF_CHUNK) {
+    const end = Math.min(keys.length, start + ONE_OFF_CHUNK);
+    // One set of lines per chunk, shared by its ports: each line is copied once into the
+    // chunk's text, with no per-port text in between.
+    const filter = new Lines();
+    const chains = new Lines();
+    const nat = new Lines();
+    const written = { filter, capture: nat, chains, rules: nat };
+    const captureOnly = { filter, capture: nat, chains: discard, rules: discard };
+    for (let i = start; i < end; i++) {
+      const view = familyServicePort(snapshot.ports.get(keys[i]!)!, o.family);
+      if (view === undefined) continue;
+      servicePorts++;
+      endpoints += view.endpoints.length;
+      const write = req.full || (changed?.has(view.service) ?? false);
+      const chainsOfPort = writeServicePort(view, o, largeClusterMode, node, write ? written : captureOnly);
+      active?.set(view.info.key, chainsOfPort);
+      discard.lines.length = 0;
+    }
+    body.filter.push(filter.text());
+    body.natChains.push(chains.text());
+    body.natRules.push(nat.text());
+    body.filterLines += filter.length;
+    body.natLines += nat.length;
+  }
+  return { body, largeClusterMode, endpoints, servicePorts, active };
+}
+
+/** The per-service chains every port of `snapshot` uses. */
+function activeChains(snapshot: RoutingSnapshot, o: ResolvedOptions, largeClusterMode: boolean): PortChains {
+  const node = { name: o.nodeName, labels: o.nodeLabels };
+  const out: [string, readonly string[]][] = [];
+  for (const entry of snapshot.ports.values()) {
+    const view = familyServicePort(entry, o.family);
+    if (view === undefined) continue;
+    const discard = new Lines();
+    const sink = { filter: discard, capture: discard, chains: discard, rules: discard };
+    out.push([view.info.key, writeServicePort(view, o, largeClusterMode, node, sink)]);
+  }
+  return PortChains.of(out);
+}
+
+/** The service ports' share of one sync's output, in output order. */
+interface ServiceText {
+  readonly filter: string[];
+  readonly natChains: string[];
+  readonly natRules: string[];
+  filterLines: number;
+  natLines: number;
+}
+
+function emptyServiceText(): ServiceText {
+  return { filter: [], natChains: [], natRules: [], filterLines: 0, natLines: 0 };
+}
+
+/** What {@link finishRules} reports beside the text. */
+interface SyncFacts {
+  readonly full: boolean;
+  readonly deletedChains: readonly string[];
+  readonly largeClusterMode: boolean;
+  readonly servicePorts: number;
+  readonly endpoints: number;
+  readonly chains: () => PortChains;
+}
+
+/** The per-service chains of every piece, by port key. */
+export function chainsOfPieces(pieces: ServicePortPieces): PortChains {
+  const entries: [string, readonly string[]][] = [];
+  for (const p of pieces.allPieces()) entries.push([p.key, p.render.active]);
+  return PortChains.of(entries);
+}
+
+/** Chains of `old` that `current` no longer uses (a chain only ever belongs to one port). */
+export function staleChains(old: readonly string[], current: readonly string[] | undefined): string[] {
+  if (old === current) return [];
+  if (current === undefined || current.length === 0) return [...old];
+  return old.filter((c) => !current.includes(c));
+}
+
+/** Writes the restore input of one sync from `pieces` (already synced to the snapshot). */
+export function assembleRules(
+  pieces: ServicePortPieces,
+  o: ResolvedOptions,
+  plan: AssemblyPlan,
+): IptablesRules {
+  const body = emptyServiceText();
+  const filterParts = body.filter;
+  const natChainParts = body.natChains;
+  const natRuleParts = body.natRules;
+  let filterServiceLines = 0;
+  let natServiceLines = 0;
+  const blocks = pieces.blocks;
+  for (const block of blocks) {
+    const f = block.filter;
+    filterParts.push(f.text);
+    filterServiceLines += f.lines;
+  }
+  if (plan.full) {
+    for (const block of blocks) {
+      const n = block.fullNat;
+      natChainParts.push(n.chains);
+      natRuleParts.push(n.rules);
+      natServiceLines += n.lines;
+    }
+  } else {
+    // Ports whose own chains are rewritten, grouped by block; every other port only has its
+    // captures written, which the blocks keep joined.
+    const written = new Map<Block, Set<Piece>>();
+    const sorted: Piece[] = [];
+    for (const service of plan.changedServices) {
+      for (const key of pieces.portsOf(service) ?? []) {
+        const p = pieces.piece(key);
+        if (p === undefined) continue;
+        sorted.push(p);
+        const block = pieces.blockOf(p);
+        let set = written.get(block);
+        if (!set) {
+          set = new Set();
+          written.set(block, set);
+        }
+        set.add(p);
+      }
+    }
+    sorted.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (const p of sorted) natChainParts.push(p.render.chains);
+    for (const block of blocks) {
+      const set = written.get(block);
+      if (set === undefined) {
+        const c = block.capture;
+        natRuleParts.push(c.text);
+        natServiceLines += c.lines;
+        continue;
+      }
+      for (const p of block.pieces) {
+        const r = p.render;
+        natRuleParts.push(r.capture);
+        natServiceLines += r.lineCounts.capture;
+        if (set.has(p)) {
+          natRuleParts.push(r.rules);
+          natServiceLines += r.lineCounts.nat - r.lineCounts.capture;
+        }
+      }
+    }
+  }
+
+  body.filterLines = filterServiceLines;
+  body.natLines = natServiceLines;
+  return finishRules(o, body, {
+    full: plan.full,
+    deletedChains: plan.deletedChains,
+    largeClusterMode: pieces.largeClusterMode,
+    servicePorts: pieces.size,
+    endpoints: pieces.totalEndpoints,
+    chains: plan.chains,
+  });
+}
+
+/** Wraps the service ports' text in the fixed chains and rules of both tables. */
+function finishRules(o: ResolvedOptions, body: ServiceText, facts: SyncFacts): IptablesRules {
+  const mark = o.masqueradeMark;
+  const filterHead = new Lines();
+  const natHead = new Lines();
   for (const c of [
     KUBE_SERVICES,
     KUBE_EXTERNAL_SERVICES,
@@ -172,11 +329,19 @@ export function renderWith(snapshot: RoutingSnapshot, o: ResolvedOptions, req: R
     KUBE_NODEPORTS,
     KUBE_PROXY_FIREWALL,
   ]) {
-    filterChains.write(chainLine(c));
+    filterHead.write(chainLine(c));
   }
+  if (!o.isIPv6 && o.localhostNodePorts) filterHead.write(chainLine(KUBE_FIREWALL));
   for (const c of [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ]) {
-    natChains.write(chainLine(c));
+    natHead.write(chainLine(c));
   }
+  const filterRules = new Lines();
+  if (!o.isIPv6 && o.localhostNodePorts) {
+    filterRules.write(
+      `-A ${KUBE_FIREWALL} -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`,
+    );
+  }
+  const natRules = new Lines();
   natRules.write(`-A ${KUBE_POSTROUTING} -m mark ! --mark ${mark}/${mark} -j RETURN`);
   natRules.write(`-A ${KUBE_POSTROUTING} -j MARK --xor-mark ${mark}`);
   natRules.write(
@@ -185,112 +350,9 @@ export function renderWith(snapshot: RoutingSnapshot, o: ResolvedOptions, req: R
   );
   natRules.write(`-A ${KUBE_MARK_MASQ} -j MARK --or-mark ${mark}`);
 
-  if (!o.isIPv6 && o.localhostNodePorts) {
-    filterChains.write(chainLine(KUBE_FIREWALL));
-    filterRules.write(
-      `-A ${KUBE_FIREWALL} -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`,
-    );
-  }
-
-  const memo = req.memo;
-  const views: MemoEntry[] = [];
-  const keys = memo ? memo.keys(snapshot.ports) : [...snapshot.ports.keys()].sort();
-  let totalEndpoints = 0;
-  for (const key of keys) {
-    const entry = snapshot.ports.get(key)!;
-    let m = memo?.entries.get(entry);
-    if (!m) {
-      m = { view: familyServicePort(entry, o.family, memo?.chainNames) };
-      memo?.entries.set(entry, m);
-    }
-    if (!m.view) continue;
-    views.push(m);
-    totalEndpoints += m.view.endpoints.length;
-  }
-  const largeClusterMode = totalEndpoints > o.largeClusterThreshold;
-  const chainsByPort = new Map<string, readonly string[]>();
-  const deletedChains: string[] = [];
-  const kernel = req.kernelChains;
-  const node: RoutingNode = { name: o.nodeName, labels: o.nodeLabels };
-
-  const filterParts: string[] = [];
-  const natChainParts: string[] = [];
-  const natRuleParts: string[] = [];
-  let filterServiceLines = 0;
-  let natServiceLines = 0;
-  const blockCache = memo?.blocks;
-  for (let start = 0, block = 0; start < views.length; start += RENDER_BLOCK_SIZE, block++) {
-    const end = Math.min(views.length, start + RENDER_BLOCK_SIZE);
-    const renders: ServicePortRender[] = [];
-    let writing = 0;
-    for (let i = start; i < end; i++) {
-      const view = views[i]!;
-      const svc = view.view!;
-      if (view.render === undefined || view.renderLarge !== largeClusterMode) {
-        view.render = renderServicePort(svc, o, largeClusterMode, node);
-        view.renderLarge = largeClusterMode;
-      }
-      const r = view.render;
-      renders.push(r);
-      const writeChains = req.full || (req.changedServices?.has(svc.service) ?? false);
-      if (writeChains) writing++;
-      filterServiceLines += r.lineCounts.filter;
-      natServiceLines += writeChains ? r.lineCounts.nat : r.lineCounts.capture;
-      chainsByPort.set(svc.info.key, r.active);
-      const old = kernel?.get(svc.info.key);
-      // Chain names embed the port name, so a chain can only move out of use within its own port.
-      if (old !== undefined && old !== r.active) {
-        for (const c of old) if (!r.active.includes(c)) deletedChains.push(c);
-      }
-    }
-    // A block whose services all write their chains (full sync) or none does (partial sync, the
-    // common case) is joined once and reused while the same renders fill it: a partial sync then
-    // concatenates a few dozen strings instead of one per service.
-    const mode = writing === renders.length ? 'all' : writing === 0 ? 'capture' : undefined;
-    const cached = blockCache?.[block];
-    if (mode !== undefined && cached?.mode === mode && sameRenders(cached.renders, renders)) {
-      if (cached.filter !== '') filterParts.push(cached.filter);
-      if (cached.chains !== '') natChainParts.push(cached.chains);
-      natRuleParts.push(cached.nat);
-      continue;
-    }
-    const filter: string[] = [];
-    const chains: string[] = [];
-    const nat: string[] = [];
-    for (let i = 0; i < renders.length; i++) {
-      const r = renders[i]!;
-      if (r.filter !== '') filter.push(r.filter);
-      nat.push(r.capture);
-      if (
-        mode === 'all' ||
-        (mode === undefined && req.changedServices?.has(views[start + i]!.view!.service))
-      ) {
-        chains.push(r.chains);
-        nat.push(r.rules);
-      }
-    }
-    const entry: RenderedBlock = {
-      mode: mode ?? 'mixed',
-      renders,
-      filter: filter.join(''),
-      chains: chains.join(''),
-      nat: nat.join(''),
-    };
-    if (blockCache && mode !== undefined) blockCache[block] = entry;
-    if (entry.filter !== '') filterParts.push(entry.filter);
-    if (entry.chains !== '') natChainParts.push(entry.chains);
-    natRuleParts.push(entry.nat);
-  }
-  if (blockCache && blockCache.length > Math.ceil(views.length / RENDER_BLOCK_SIZE)) {
-    blockCache.length = Math.ceil(views.length / RENDER_BLOCK_SIZE);
-  }
-  if (kernel) {
-    for (const [key, old] of kernel) if (!chainsByPort.has(key)) deletedChains.push(...old);
-  }
-
   const natTail = new Lines();
-  deletedChains.sort();
-  for (const chain of deletedChains) {
+  const natChainParts = body.natChains;
+  for (const chain of facts.deletedChains) {
     natChainParts.push(`${chainLine(chain)}\n`);
     natTail.write(`-X ${chain}`);
   }
@@ -329,304 +391,35 @@ export function renderWith(snapshot: RoutingSnapshot, o: ResolvedOptions, req: R
     `-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
   );
 
-  const filter = `*filter\n${filterChains.text()}${filterRules.text()}${filterParts.join('')}${filterTail.text()}COMMIT\n`;
-  const nat = `*nat\n${natChains.text()}${natChainParts.join('')}${natRules.text()}${natRuleParts.join('')}${natTail.text()}COMMIT\n`;
+  const filter = `*filter\n${filterHead.text()}${filterRules.text()}${body.filter.join('')}${filterTail.text()}COMMIT\n`;
+  const nat = `*nat\n${natHead.text()}${natChainParts.join('')}${natRules.text()}${body.natRules.join('')}${natTail.text()}COMMIT\n`;
+  const chainsOf = facts.chains;
+  let chainsByPort: ReadonlyMap<string, readonly string[]> | undefined;
   let serviceChains: Set<string> | undefined;
   return {
     filter,
     nat,
     payload: filter + nat,
-    full: req.full,
-    // Built on demand: a set of every chain costs more than a whole partial sync at 10k services.
+    full: facts.full,
+    // Both built on demand: either costs more than a whole partial sync at 10,000 services.
+    get chainsByPort(): ReadonlyMap<string, readonly string[]> {
+      chainsByPort ??= chainsOf().toMap();
+      return chainsByPort;
+    },
     get serviceChains(): ReadonlySet<string> {
       if (!serviceChains) {
         serviceChains = new Set();
-        for (const list of chainsByPort.values()) for (const c of list) serviceChains.add(c);
+        for (const [, list] of chainsOf().entries()) for (const c of list) serviceChains.add(c);
       }
       return serviceChains;
     },
-    chainsByPort,
-    deletedChains,
-    largeClusterMode,
+    deletedChains: facts.deletedChains,
+    largeClusterMode: facts.largeClusterMode,
     stats: {
-      servicePorts: views.length,
-      endpoints: totalEndpoints,
-      filterRules: filterRules.lines.length + filterServiceLines + filterTail.lines.length,
-      natRules: natRules.lines.length + natServiceLines + natTail.lines.length,
+      servicePorts: facts.servicePorts,
+      endpoints: facts.endpoints,
+      filterRules: filterRules.length + body.filterLines + filterTail.length,
+      natRules: natRules.length + body.natLines + natTail.length,
     },
   };
-}
-
-/** The lines one service port contributes, split by where kube-proxy writes them. */
-export interface ServicePortRender {
-  readonly endpoints: number;
-  /** filter-table rules (rejects, drops, health-check accepts). */
-  readonly filter: string;
-  /** nat captures in KUBE-SERVICES / KUBE-NODEPORTS: always written. */
-  readonly capture: string;
-  /** Chain lines of the service's own chains: skipped in partial syncs when unchanged. */
-  readonly chains: string;
-  /** Rules of the service's own chains: skipped in partial syncs when unchanged. */
-  readonly rules: string;
-  readonly active: readonly string[];
-  readonly lineCounts: {
-    readonly filter: number;
-    /** Lines of `capture` alone (what a partial sync still writes for an unchanged service). */
-    readonly capture: number;
-    readonly nat: number;
-    readonly natChains: number;
-  };
-}
-
-/** Renders one service port (kube-proxy's per-service loop body). */
-export function renderServicePort(
-  svc: FamilyServicePort,
-  o: ResolvedOptions,
-  largeClusterMode: boolean,
-  node: RoutingNode,
-): ServicePortRender {
-  const filter = new Lines();
-  const capture = new Lines();
-  const chains = new Lines();
-  const rules = new Lines();
-  const active: string[] = [];
-  const info = svc.info;
-  const name = svc.name;
-  const proto = `-m ${svc.protocol} -p ${svc.protocol}`;
-  const nodePort = info.nodePort;
-  const { clusterEndpoints, localEndpoints, allReachableEndpoints, hasAnyEndpoints } = categorizeEndpoints(
-    info,
-    svc.endpoints.map((e) => e.endpoint),
-    node,
-  );
-  const hasEndpoints = hasAnyEndpoints;
-  const externallyAccessible = isExternallyAccessible(info);
-  const externalPolicyLocal = isExternalPolicyLocal(info);
-  const internalPolicyLocal = info.internalPolicyLocal;
-  const clusterChain = svc.chains.cluster;
-  const localChain = svc.chains.local;
-  const usesClusterChain = (clusterEndpoints?.length ?? 0) > 0 && usesClusterEndpoints(info);
-  const usesLocalChain = (localEndpoints?.length ?? 0) > 0 && usesLocalEndpoints(info);
-
-  let internalChain = clusterChain;
-  let hasInternal = hasEndpoints;
-  if (internalPolicyLocal) {
-    internalChain = localChain;
-    if ((localEndpoints?.length ?? 0) === 0) hasInternal = false;
-  }
-  let externalPolicyChain = clusterChain;
-  let hasExternal = hasEndpoints;
-  if (externalPolicyLocal) {
-    externalPolicyChain = localChain;
-    if ((localEndpoints?.length ?? 0) === 0) hasExternal = false;
-  }
-  const extChain = svc.chains.external;
-  const usesExtChain = hasEndpoints && externallyAccessible;
-  const fwChain = svc.chains.firewall;
-  const usesFwChain = hasEndpoints && svc.loadBalancerVIPs.length > 0 && svc.sourceRanges.length > 0;
-  const lbChain = usesFwChain ? fwChain : extChain;
-
-  let internalFilterTarget = '';
-  let internalFilterComment = '';
-  let externalFilterTarget = '';
-  let externalFilterComment = '';
-  if (!hasEndpoints) {
-    internalFilterTarget = 'REJECT';
-    internalFilterComment = `"${name} has no endpoints"`;
-    externalFilterTarget = 'REJECT';
-    externalFilterComment = internalFilterComment;
-  } else {
-    if (!hasInternal) {
-      internalFilterTarget = 'DROP';
-      internalFilterComment = `"${name} has no local endpoints"`;
-    }
-    if (!hasExternal) {
-      externalFilterTarget = 'DROP';
-      externalFilterComment = `"${name} has no local endpoints"`;
-    }
-  }
-
-  const clusterIPMatch = `${proto} -d ${svc.clusterIP} --dport ${info.port}`;
-  if (hasInternal) {
-    capture.write(
-      `-A ${KUBE_SERVICES} -m comment --comment "${name} cluster IP" ${clusterIPMatch} -j ${internalChain}`,
-    );
-  } else {
-    filter.write(
-      `-A ${KUBE_SERVICES} -m comment --comment ${internalFilterComment} ${clusterIPMatch} -j ${internalFilterTarget}`,
-    );
-  }
-
-  for (const ip of svc.externalIPs) {
-    const match = `${proto} -d ${ip} --dport ${info.port}`;
-    if (hasEndpoints) {
-      capture.write(`-A ${KUBE_SERVICES} -m comment --comment "${name} external IP" ${match} -j ${extChain}`);
-    }
-    if (!hasExternal) {
-      filter.write(
-        `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalFilterComment} ${match} -j ${externalFilterTarget}`,
-      );
-    }
-  }
-
-  for (const ip of svc.loadBalancerVIPs) {
-    const match = `${proto} -d ${ip} --dport ${info.port}`;
-    if (hasEndpoints) {
-      capture.write(
-        `-A ${KUBE_SERVICES} -m comment --comment "${name} loadbalancer IP" ${match} -j ${lbChain}`,
-      );
-    }
-    if (usesFwChain) {
-      filter.write(
-        `-A ${KUBE_PROXY_FIREWALL} -m comment --comment "${name} traffic not accepted by ${fwChain}" ${match} -j DROP`,
-      );
-    }
-  }
-  if (!hasExternal) {
-    for (const ip of svc.loadBalancerVIPs) {
-      filter.write(
-        `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalFilterComment} ${proto} -d ${ip} --dport ${info.port} -j ${externalFilterTarget}`,
-      );
-    }
-  }
-
-  if (nodePort !== 0) {
-    if (hasEndpoints) {
-      if (o.localhostNodePorts && o.nfacct) {
-        capture.write(
-          `-A ${KUBE_NODEPORTS} -m comment --comment ${name} ${proto} -d 127.0.0.0/8 --dport ${nodePort} -m nfacct --nfacct-name ${NFACCT_LOCALHOST_NODEPORTS_ACCEPTED} -j ${extChain}`,
-        );
-      }
-      capture.write(
-        `-A ${KUBE_NODEPORTS} -m comment --comment ${name} ${proto} --dport ${nodePort} -j ${extChain}`,
-      );
-    }
-    if (!hasExternal) {
-      filter.write(
-        `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalFilterComment} -m addrtype --dst-type LOCAL ${proto} --dport ${nodePort} -j ${externalFilterTarget}`,
-      );
-    }
-  }
-
-  // kube-proxy only keeps a health-check node port for LoadBalancer services with
-  // externalTrafficPolicy Local (apiservice.NeedsHealthCheck), whatever the spec says.
-  if (info.healthCheckNodePort !== 0 && info.type === 'LoadBalancer' && info.externalPolicyLocal) {
-    filter.write(
-      `-A ${KUBE_NODEPORTS} -m comment --comment "${name} health check node port" -m tcp -p tcp --dport ${info.healthCheckNodePort} -j ACCEPT`,
-    );
-  }
-
-  if (hasInternal) {
-    if (o.masqueradeAll) {
-      rules.write(
-        `-A ${internalChain} -m comment --comment "${name} cluster IP" ${clusterIPMatch} -j ${KUBE_MARK_MASQ}`,
-      );
-    } else if (o.localCidr !== undefined) {
-      rules.write(
-        `-A ${internalChain} -m comment --comment "${name} cluster IP" ${clusterIPMatch} ! -s ${o.localCidr} -j ${KUBE_MARK_MASQ}`,
-      );
-    }
-  }
-
-  if (usesExtChain) {
-    chains.write(chainLine(extChain));
-    active.push(extChain);
-    if (!externalPolicyLocal) {
-      rules.write(
-        `-A ${extChain} -m comment --comment "masquerade traffic for ${name} external destinations" -j ${KUBE_MARK_MASQ}`,
-      );
-    } else {
-      if (o.localCidr !== undefined) {
-        rules.write(
-          `-A ${extChain} -m comment --comment "pod traffic for ${name} external destinations" -s ${o.localCidr} -j ${clusterChain}`,
-        );
-      }
-      rules.write(
-        `-A ${extChain} -m comment --comment "masquerade LOCAL traffic for ${name} external destinations" -m addrtype --src-type LOCAL -j ${KUBE_MARK_MASQ}`,
-      );
-      rules.write(
-        `-A ${extChain} -m comment --comment "route LOCAL traffic for ${name} external destinations" -m addrtype --src-type LOCAL -j ${clusterChain}`,
-      );
-    }
-    if (hasExternal) rules.write(`-A ${extChain} -j ${externalPolicyChain}`);
-  }
-
-  if (usesFwChain) {
-    chains.write(chainLine(fwChain));
-    active.push(fwChain);
-    const prefix = `-A ${fwChain} -m comment --comment "${name} loadbalancer IP"`;
-    let allowFromNode = false;
-    for (const cidr of svc.sourceRanges) {
-      rules.write(`${prefix} -s ${cidr.text} -j ${extChain}`);
-      if (o.nodeIP && cidrContains(cidr, o.nodeIP)) allowFromNode = true;
-    }
-    if (allowFromNode) {
-      for (const ip of svc.loadBalancerVIPs) rules.write(`${prefix} -s ${ip} -j ${extChain}`);
-    }
-    rules.write(
-      `-A ${fwChain} -m comment --comment "other traffic to ${name} will be dropped by KUBE-PROXY-FIREWALL"`,
-    );
-  }
-
-  const toFamily = svc.familyOf;
-
-  if (usesClusterChain) {
-    chains.write(chainLine(clusterChain));
-    active.push(clusterChain);
-    writeServiceToEndpointRules(rules, svc, clusterChain, toFamily(clusterEndpoints), largeClusterMode);
-  }
-  if (usesLocalChain) {
-    chains.write(chainLine(localChain));
-    active.push(localChain);
-    writeServiceToEndpointRules(rules, svc, localChain, toFamily(localEndpoints), largeClusterMode);
-  }
-
-  const affinity = info.sessionAffinity.type === 'ClientIP';
-  for (const ep of toFamily(allReachableEndpoints)) {
-    chains.write(chainLine(ep.chain));
-    active.push(ep.chain);
-    const head = largeClusterMode ? `-A ${ep.chain}` : `-A ${ep.chain} -m comment --comment ${name}`;
-    rules.write(`${head} -s ${ep.ip} -j ${KUBE_MARK_MASQ}`);
-    const recent = affinity ? ` -m recent --name ${ep.chain} --set` : '';
-    rules.write(`${head}${recent} ${proto} -j DNAT --to-destination ${ep.text}`);
-  }
-
-  return {
-    endpoints: svc.endpoints.length,
-    filter: filter.text(),
-    capture: capture.text(),
-    chains: chains.text(),
-    rules: rules.text(),
-    active,
-    lineCounts: {
-      filter: filter.lines.length,
-      capture: capture.lines.length,
-      nat: capture.lines.length + rules.lines.length,
-      natChains: chains.lines.length,
-    },
-  };
-}
-
-function writeServiceToEndpointRules(
-  rules: Lines,
-  svc: FamilyServicePort,
-  chain: string,
-  endpoints: readonly FamilyEndpoint[],
-  largeClusterMode: boolean,
-): void {
-  const head = (ep: FamilyEndpoint): string =>
-    largeClusterMode ? `-A ${chain}` : `-A ${chain} -m comment --comment "${svc.name} -> ${ep.text}"`;
-  const affinity = svc.info.sessionAffinity;
-  if (affinity.type === 'ClientIP') {
-    for (const ep of endpoints) {
-      rules.write(
-        `${head(ep)} -m recent --name ${ep.chain} --rcheck --seconds ${affinity.timeoutSeconds} --reap -j ${ep.chain}`,
-      );
-    }
-  }
-  const n = endpoints.length;
-  endpoints.forEach((ep, i) => {
-    const stat = i < n - 1 ? ` -m statistic --mode random --probability ${probability(n - i)}` : '';
-    rules.write(`${head(ep)}${stat} -j ${ep.chain}`);
-  });
 }

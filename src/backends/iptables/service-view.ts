@@ -46,76 +46,103 @@ function canonicalList(values: readonly string[], family: IpFamily): string[] {
   return out;
 }
 
-/** Memo of SEP chain names: hashing dominates render time, and endpoints rarely change. */
-export type ChainNameCache = Map<string, string>;
-
 function byText(a: FamilyEndpoint, b: FamilyEndpoint): number {
   return a.text < b.text ? -1 : a.text > b.text ? 1 : 0;
 }
 
-/** Maps categorised endpoints back to their family view; a map only pays off for long lists. */
+/**
+ * Maps categorised endpoints back to their family view. Categorisation keeps the order it was
+ * given (the view's), so a single forward walk usually suffices; a map covers any other order.
+ */
 function familyLookup(endpoints: readonly FamilyEndpoint[]): FamilyServicePort['familyOf'] {
-  const SMALL = 16;
-  if (endpoints.length <= SMALL) {
-    return (subset) => {
-      const out: FamilyEndpoint[] = [];
-      if (subset) {
-        for (const ep of subset) {
-          const fe = endpoints.find((e) => e.endpoint === ep);
-          if (fe) out.push(fe);
-        }
-      }
-      return out;
-    };
-  }
   let byEndpoint: Map<Endpoint, FamilyEndpoint> | undefined;
-  return (subset) => {
+  const anyOrder = (subset: readonly Endpoint[]): FamilyEndpoint[] => {
     byEndpoint ??= new Map(endpoints.map((e) => [e.endpoint, e]));
     const out: FamilyEndpoint[] = [];
-    for (const ep of subset ?? []) {
+    for (const ep of subset) {
       const fe = byEndpoint.get(ep);
       if (fe) out.push(fe);
+    }
+    return out;
+  };
+  return (subset) => {
+    if (subset === undefined) return [];
+    const out: FamilyEndpoint[] = [];
+    let j = 0;
+    for (const ep of subset) {
+      while (j < endpoints.length && endpoints[j]!.endpoint !== ep) j++;
+      if (j === endpoints.length) return anyOrder(subset);
+      out.push(endpoints[j++]!);
     }
     return out;
   };
 }
 
 /**
+ * Chain names of `previous` (an earlier view of the same service port) by endpoint text, so that
+ * an endpoint change re-hashes only the endpoints that are new: hashing dominates render time.
+ */
+function previousChains(
+  previous: FamilyServicePort | undefined,
+  name: string,
+  protocol: string,
+): ((text: string) => string | undefined) | undefined {
+  // The hash covers the protocol, which a port may change while keeping its key.
+  if (!sameHashInput(previous, name, protocol) || previous.endpoints.length === 0) return undefined;
+  const eps = previous.endpoints;
+  let byText: Map<string, string> | undefined;
+  return (text) => {
+    if (eps.length <= 16) return eps.find((e) => e.text === text)?.chain;
+    byText ??= new Map(eps.map((e) => [e.text, e.chain]));
+    return byText.get(text);
+  };
+}
+
+/** The port's first cluster IP of `family`, canonical; kube-proxy ignores the port without one. */
+function familyClusterIP(entry: ServicePortEntry, family: IpFamily): string | undefined {
+  for (const ip of entry.info.clusterIPs) {
+    const canonical = canonicalIp(ip, family);
+    if (canonical !== undefined) return canonical;
+  }
+  return undefined;
+}
+
+function usablePort(ep: Endpoint): boolean {
+  return ep.port > 0;
+}
+
+function sameHashInput(
+  previous: FamilyServicePort | undefined,
+  name: string,
+  protocol: string,
+): previous is FamilyServicePort {
+  return previous !== undefined && previous.name === name && previous.protocol === protocol;
+}
+
+/**
  * Builds the family view of `entry`, or `undefined` when the port has no cluster IP of that
- * family (kube-proxy then does not track it at all for that family).
+ * family (kube-proxy then does not track it at all for that family). `previous`, an earlier
+ * view of the same port key, lends its chain names to whatever did not change.
  */
 export function familyServicePort(
   entry: ServicePortEntry,
   family: IpFamily,
-  sepCache?: ChainNameCache,
+  previous?: FamilyServicePort,
 ): FamilyServicePort | undefined {
   const { info } = entry;
-  let clusterIP: string | undefined;
-  for (const ip of info.clusterIPs) {
-    clusterIP = canonicalIp(ip, family);
-    if (clusterIP !== undefined) break;
-  }
+  const clusterIP = familyClusterIP(entry, family);
   if (clusterIP === undefined) return undefined;
 
   const name = info.key;
   const protocol = info.protocol.toLowerCase();
+  const reuse = previousChains(previous, name, protocol);
   const endpoints: FamilyEndpoint[] = [];
   let sorted = true;
   for (const ep of entry.endpoints) {
     const ip = canonicalIp(ep.ip, family);
-    if (ip === undefined || !(ep.port > 0)) continue;
+    if (ip === undefined || !usablePort(ep)) continue;
     const text = family === 'IPv6' ? `[${ip}]:${ep.port}` : `${ip}:${ep.port}`;
-    let chain: string | undefined;
-    if (sepCache) {
-      const cacheKey = `${name}\u0000${protocol}\u0000${text}`;
-      chain = sepCache.get(cacheKey);
-      if (chain === undefined) {
-        chain = endpointChainName(name, protocol, text);
-        sepCache.set(cacheKey, chain);
-      }
-    } else {
-      chain = endpointChainName(name, protocol, text);
-    }
+    const chain = reuse?.(text) ?? endpointChainName(name, protocol, text);
     const fe: FamilyEndpoint = { endpoint: ep, ip, text, chain };
     const prev = endpoints[endpoints.length - 1];
     if (prev && prev.text > text) sorted = false;
@@ -148,7 +175,7 @@ export function familyServicePort(
     externalIPs,
     loadBalancerVIPs,
     sourceRanges,
-    chains: serviceChainNames(name, protocol),
+    chains: sameHashInput(previous, name, protocol) ? previous.chains : serviceChainNames(name, protocol),
     endpoints,
     familyOf: familyLookup(endpoints),
   };

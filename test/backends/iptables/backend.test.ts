@@ -116,6 +116,32 @@ describe('IptablesBackend', () => {
     expect(fake.kernel.hasChain('nat', 'KUBE-SVC-XPGD46QRK7WJZT7O')).toBe(true);
   });
 
+  it('deletes per-service chains an earlier run left in the kernel, keeping those it uses', async () => {
+    const clock = new ManualClock();
+    const fake = fakeIptables();
+    // What a crashed earlier run left: a chain of a service gone since, one of a service still
+    // there (re-used as is), and a chain that is not kube-proxy's.
+    fake.kernel.restore(
+      '*nat\n:KUBE-SVC-AAAAAAAAAAAAAAAA - [0:0]\n:KUBE-SEP-BBBBBBBBBBBBBBBB - [0:0]\n:KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]\n:MY-CHAIN - [0:0]\n-A KUBE-SVC-AAAAAAAAAAAAAAAA -j KUBE-SEP-BBBBBBBBBBBBBBBB\nCOMMIT\n',
+      { noflush: true },
+    );
+    const b = new IptablesBackend({ runner: fake.runner, clock, nodeName: 'n' });
+    const done = b.sync(upd(undefined, s1, ['ns1/svc1']));
+    await clock.advance(0);
+    await done;
+    expect(fake.calls.some((c) => c[0] === 'iptables-save' && c.includes('nat'))).toBe(true);
+    expect(fake.kernel.hasChain('nat', 'KUBE-SVC-AAAAAAAAAAAAAAAA')).toBe(false);
+    expect(fake.kernel.hasChain('nat', 'KUBE-SEP-BBBBBBBBBBBBBBBB')).toBe(false);
+    expect(fake.kernel.hasChain('nat', 'KUBE-SVC-XPGD46QRK7WJZT7O')).toBe(true);
+    expect(fake.kernel.hasChain('nat', 'MY-CHAIN')).toBe(true);
+    // Partial syncs do not list the table again.
+    const saves = fake.calls.filter((c) => c[0] === 'iptables-save').length;
+    const next = b.sync(upd(s1, s2, ['ns1/svc1']));
+    await clock.advance(1000);
+    await next;
+    expect(fake.calls.filter((c) => c[0] === 'iptables-save')).toHaveLength(saves);
+  });
+
   it('batches a burst into one restore after the minimum interval', async () => {
     const clock = new ManualClock();
     const fake = fakeIptables();

@@ -18,6 +18,23 @@ describe('ip parsing with Go sloppy semantics', () => {
     expect(canonicalIp('::ffff:1.2.3.4', 'IPv6')).toBeUndefined();
     expect(parseIp('fe80::1%eth0')).toBeUndefined();
   });
+  it('canonicalIp agrees with parseIp on dotted digit strings (leading zeros, overflow, part counts)', () => {
+    const part = fc.oneof(
+      fc.integer({ min: 0, max: 300 }).map(String),
+      fc.stringMatching(/^[0-9]{1,4}$/),
+      fc.constant(''),
+    );
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 1, maxLength: 5 }), (parts) => {
+        const text = parts.join('.');
+        const parsed = parseIp(text);
+        expect(canonicalIp(text, 'IPv4')).toBe(parsed?.family === 'IPv4' ? parsed.text : undefined);
+      }),
+      { numRuns: 500 },
+    );
+    expect(canonicalIp('10.0.0.1', 'IPv4')).toBe('10.0.0.1');
+    expect(canonicalIp('10.00.0.1', 'IPv4')).toBe('10.0.0.1');
+  });
   it('reduces CIDRs to their network', () => {
     expect(parseCidr('203.0.113.7/25')?.text).toBe('203.0.113.0/25');
     expect(parseCidr('2001:db8::1/64')?.text).toBe('2001:db8::/64');

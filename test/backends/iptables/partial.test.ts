@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { renderIptables } from '../../../src/backends/iptables/render';
 import { IptablesRenderer } from '../../../src/backends/iptables/renderer';
 import type { RoutingSnapshot, ServicePortEntry, SnapshotUpdate } from '../../../src/core/snapshot';
+import { FakeClock } from '../../../src/testing/fake-clock';
 import { IptablesState } from '../../../src/testing/iptables-state';
 import { entry, ep, port, snapshot } from './fixtures';
 import { NODE, NODE_IP, overallSnapshot, POD_CIDR } from './golden';
@@ -155,6 +156,107 @@ describe('IptablesRenderer partial sync', () => {
     kernel.restore(out.payload, { noflush: true });
     r.applied();
     expect(kernel.save()).toBe(fresh(s3));
+  });
+});
+
+describe('IptablesRenderer in large-cluster mode', () => {
+  it('deletes unused chains at most once per sync period, as kube-proxy does', () => {
+    const options = { ...OPTIONS, largeClusterThreshold: 2 };
+    const clock = new FakeClock();
+    const r = new IptablesRenderer(options, clock);
+    const kernel = new IptablesState();
+    const info = port('a', 'web', { clusterIPs: ['172.30.1.1'] });
+    const other = port('b', 'db', { clusterIPs: ['172.30.1.2'] });
+    const three = [ep('10.1.0.1'), ep('10.1.0.2'), ep('10.1.0.3')];
+    const s1 = snapshot([entry(info, three), entry(other, [ep('10.2.0.1')])]);
+    const sync = (prev: RoutingSnapshot | undefined, next: RoutingSnapshot) => {
+      r.note(update(prev, next));
+      const out = r.render(next);
+      kernel.restore(out.payload, { noflush: true });
+      r.applied();
+      return out;
+    };
+    expect(sync(undefined, s1).largeClusterMode).toBe(true);
+
+    // One endpoint goes: its chain is left in the kernel, unreferenced.
+    clock.advance(1000);
+    const s2 = withPorts(s1, (p) => p.set(info.key, entry(info, three.slice(0, 2))));
+    const out2 = sync(s1, s2);
+    expect(out2.deletedChains).toEqual([]);
+    expect(out2.nat).not.toContain('-X ');
+    const stale = [...kernel.save().matchAll(/^:(KUBE-SEP-\w+)/gm)]
+      .map((m) => m[1]!)
+      .filter((c) => !out2.serviceChains.has(c));
+    expect(stale).toHaveLength(1);
+    // Still known to be in the kernel (so that cleanup() would remove it).
+    expect(r.serviceChains.has(stale[0]!)).toBe(true);
+
+    // It comes back before the clean-up: the chain is in use again and must not be deleted.
+    clock.advance(1000);
+    const s3 = withPorts(s2, (p) => p.set(info.key, entry(info, three)));
+    expect(sync(s2, s3).deletedChains).toEqual([]);
+    // The next clean-up (a sync period later, on an unrelated change) has nothing to delete.
+    clock.advance(30_000);
+    const s3b = withPorts(s3, (p) => p.set(other.key, entry(other, [ep('10.2.0.1')])));
+    expect(sync(s3, s3b).deletedChains).toEqual([]);
+    // And goes again.
+    clock.advance(1000);
+    const s4 = withPorts(s3b, (p) => p.set(info.key, entry(info, three.slice(0, 2))));
+    expect(sync(s3b, s4).deletedChains).toEqual([]);
+
+    // A sync period after the last clean-up, an unrelated change's sync deletes it.
+    clock.advance(30_000);
+    const s5 = withPorts(s4, (p) => p.set(other.key, entry(other, [ep('10.2.0.1'), ep('10.2.0.2')])));
+    const out5 = sync(s4, s5);
+    expect(out5.deletedChains).toEqual(stale);
+    expect(out5.nat).toContain(`\n-X ${stale[0]}\n`);
+    // Within the period again: a replaced endpoint's chain stays until the next clean-up, which
+    // a sync with nothing changed performs too; the kernel then holds what a fresh sync leaves.
+    clock.advance(1000);
+    const s6 = withPorts(s5, (p) => p.set(other.key, entry(other, [ep('10.2.0.1'), ep('10.2.0.3')])));
+    expect(sync(s5, s6).deletedChains).toEqual([]);
+    clock.advance(30_001);
+    const out7 = r.render(s6);
+    expect(out7.full).toBe(false);
+    expect(out7.deletedChains).toHaveLength(1);
+    kernel.restore(out7.payload, { noflush: true });
+    r.applied();
+    const fresh6 = new IptablesState();
+    fresh6.restore(renderIptables(s6, options).payload, { noflush: true });
+    expect(kernel.save()).toBe(fresh6.save());
+  });
+});
+
+describe('IptablesRenderer.adoptKernelChains', () => {
+  it('deletes unknown per-service chains at the next clean-up, never ones the rules use', () => {
+    const clock = new FakeClock();
+    const options = { ...OPTIONS, largeClusterThreshold: 0 }; // large-cluster mode: clean-ups are rationed
+    const r = new IptablesRenderer(options, clock);
+    const s1 = overallSnapshot();
+    r.note(update(undefined, s1));
+    r.adoptKernelChains([
+      'KUBE-SVC-AAAAAAAAAAAAAAAA',
+      'KUBE-SVC-XPGD46QRK7WJZT7O',
+      'KUBE-SERVICES',
+      'MY-CHAIN',
+    ]);
+    const first = r.render(s1);
+    expect(first.deletedChains).toEqual(['KUBE-SVC-AAAAAAAAAAAAAAAA']);
+    r.applied();
+
+    clock.advance(1000);
+    r.adoptKernelChains(['KUBE-SEP-CCCCCCCCCCCCCCCC']);
+    r.requestFullSync();
+    expect(r.render(s1).deletedChains).toEqual([]);
+    r.applied();
+    expect(r.serviceChains.has('KUBE-SEP-CCCCCCCCCCCCCCCC')).toBe(true);
+
+    clock.advance(30_000);
+    const later = r.render(s1);
+    expect(later.full).toBe(false);
+    expect(later.deletedChains).toEqual(['KUBE-SEP-CCCCCCCCCCCCCCCC']);
+    r.applied();
+    expect(r.serviceChains.has('KUBE-SEP-CCCCCCCCCCCCCCCC')).toBe(false);
   });
 });
 
