@@ -10,6 +10,7 @@ export default defineConfig([
       env: 'src/backends/env/index.ts',
       iptables: 'src/backends/iptables/index.ts',
       inprocess: 'src/backends/inprocess/index.ts',
+      'inprocess/fetch': 'src/backends/inprocess/fetch.ts',
       etcd: 'src/stores/etcd/index.ts',
     },
     format: ['esm', 'cjs'],

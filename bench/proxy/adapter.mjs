@@ -78,7 +78,9 @@ proxy.on('listenError', (spec, err) => {
   console.error(`listen ${spec.address}:${spec.port}: ${err.message}`);
   process.exit(1);
 });
-proxy.on('listening', (l) => console.error(`svcroute proxy: ${l.address}:${l.boundPort} -> ${endpoint.key}`));
+proxy.on('listening', (l) =>
+  console.error(`svcroute proxy (${libraryEntry.pathname}): ${l.address}:${l.boundPort} -> ${endpoint.key}`),
+);
 await proxy.sync({
   previous: undefined,
   current,

@@ -1,5 +1,5 @@
 import { createSocket } from 'node:dgram';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InprocessProxyBackend, type InprocessProxyOptions } from '../../src/backends/inprocess';
 import type { Pod, Service } from '../../src/core/types';
@@ -8,6 +8,7 @@ import {
   echoServer,
   exchange,
   httpGet,
+  listen,
   loopbackPod,
   nameServer,
   registryWith,
@@ -167,19 +168,101 @@ describe('userspace proxy (TCP)', () => {
     expect(reply.toString()).toBe('hello, half-open world');
   });
 
+  it('carries client data after the endpoint FIN, then closes with every byte delivered', async () => {
+    // An endpoint that greets, half-closes at once, and records what it still receives.
+    const received: Buffer[] = [];
+    let endpointSawEnd = false;
+    const server = createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => {});
+      s.on('data', (c: Buffer) => received.push(c));
+      s.on('end', () => {
+        endpointSawEnd = true;
+      });
+      s.end('hello');
+    });
+    const port = await listen(server, '127.0.0.33');
+    cleanups.push(() => closeServer(server));
+    const pod = loopbackPod(
+      'greeter',
+      '127.0.0.33',
+      { app: 'greeter' },
+      { ports: [{ name: 'tcp', containerPort: port }] },
+    );
+    const { portOf } = await proxyFor([
+      service('greeter', { selector: { app: 'greeter' }, ports: [{ port: 9, targetPort: 'tcp' }] }),
+      pod,
+    ]);
+    // A small tail is written at once, so the endpoint socket is closed without a shutdown; a
+    // large one may still be queued when the client's FIN arrives, and is then ended after it.
+    for (const size of [1024, 512 * 1024]) {
+      received.length = 0;
+      endpointSawEnd = false;
+      const tail = Buffer.alloc(size, 0x5a);
+      const greeting = await new Promise<string>((resolve, reject) => {
+        const c = connect({ host: '127.0.0.1', port: portOf('default/greeter'), allowHalfOpen: true });
+        const chunks: Buffer[] = [];
+        c.on('error', reject);
+        c.on('data', (d: Buffer) => chunks.push(d));
+        // Only after the endpoint's FIN has arrived does the client send, then half-close.
+        c.on('end', () => {
+          c.end(tail);
+          resolve(Buffer.concat(chunks).toString());
+        });
+      });
+      expect(greeting).toBe('hello');
+      await waitFor(() => endpointSawEnd);
+      expect(Buffer.concat(received).equals(tail)).toBe(true);
+    }
+  });
+
+  it('keeps what a client sends before the endpoint answers, across a refused attempt', async () => {
+    const echo = await echoServer('127.0.0.31');
+    cleanups.push(() => closeServer(echo.server));
+    const ports = [{ name: 'tcp', containerPort: echo.port }];
+    const live = loopbackPod('echo-live', '127.0.0.31', { app: 'echo' }, { ports });
+    // Nothing listens on port 1 there: every attempt on it is refused and retried elsewhere.
+    const dead = loopbackPod(
+      'echo-dead',
+      '127.0.0.32',
+      { app: 'echo' },
+      { ports: [{ name: 'tcp', containerPort: 1 }] },
+    );
+    const { portOf, proxy } = await proxyFor([
+      service('echo', { selector: { app: 'echo' }, ports: [{ port: 7, targetPort: 'tcp' }] }),
+      live,
+      dead,
+    ]);
+    const port = portOf('default/echo');
+    // 1 MiB written and half-closed at once: more than a socket's buffer, so the client side
+    // also pauses and resumes before the first endpoint has been tried.
+    const payload = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7 + (i >> 10)) & 0xff;
+    for (let i = 0; i < 4; i++)
+      expect((await exchange('127.0.0.1', port, payload)).equals(payload)).toBe(true);
+    expect(proxy.metrics.get('default/echo')?.retries).toBeGreaterThanOrEqual(1);
+    expect(proxy.metrics.get('default/echo')?.errors).toBe(0);
+  });
+
   it('resets connections at once when the service has no endpoints', async () => {
     const { portOf, proxy } = await proxyFor([
       service('empty', { selector: { app: 'none' }, ports: [{ port: 80, targetPort: 8080 }] }),
     ]);
+    const port = portOf('default/empty');
+    const attempt = () =>
+      new Promise<Error>((resolve) => {
+        const s = connect({ host: '127.0.0.1', port });
+        s.on('error', resolve);
+        s.on('close', () => resolve(new Error('closed')));
+      });
+    // Refused and counted even with nobody listening for failure events.
+    const unheard = await attempt();
+    expect(['ECONNRESET', undefined]).toContain((unheard as NodeJS.ErrnoException).code);
     const failed: string[] = [];
-    proxy.on('connectionFailed', (k) => failed.push(k));
-    const err = await new Promise<Error>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port: portOf('default/empty') });
-      s.on('error', resolve);
-      s.on('close', () => resolve(new Error('closed')));
-    });
+    proxy.on('connectionFailed', (k, e) => failed.push(`${k}: ${e.message}`));
+    const err = await attempt();
     expect(['ECONNRESET', undefined]).toContain((err as NodeJS.ErrnoException).code);
-    expect(failed).toEqual(['default/empty']);
+    expect(failed).toEqual([expect.stringMatching(/^default\/empty: default\/empty has no endpoints/)]);
+    await waitFor(() => proxy.metrics.get('default/empty')?.errors === 2);
   });
 
   it('opens and closes listeners as services come and go, NodePorts on node addresses', async () => {

@@ -1,12 +1,12 @@
 /**
- * In-process backend: a service resolver for apps (no proxy hop: `resolve()`, `connectService()`,
- * an undici dispatcher for `fetch`) and a userspace TCP/UDP proxy, kube-proxy's userspace mode
- * rebuilt as a library.
+ * In-process backend: a service resolver for apps (no proxy hop: `resolve()`, `connectService()`)
+ * and a userspace TCP/UDP proxy, kube-proxy's userspace mode rebuilt as a library. The undici
+ * dispatcher for `fetch` is in its own entry, `svcroute/inprocess/fetch`, so that nothing here
+ * loads undici.
  *
  * @module
  */
 export { ConnectFailedError, type ConnectServiceOptions, connectService } from './connect';
-export { ServiceDispatcher, type ServiceDispatcherOptions } from './dispatcher';
 export {
   NoEndpointsError,
   ResolveError,

@@ -78,7 +78,10 @@ export interface InprocessProxyEvents {
 interface OpenListener {
   readonly spec: ListenerSpec;
   route: PortRoute;
-  stats?: PortStats;
+  /** The port's stats, fetched on the first accept after each sync (which may prune them). */
+  stats?: PortStats | undefined;
+  /** The set tracking this listener's route's sessions (shared by the route's listeners). */
+  sessions?: Set<TcpSession>;
   boundPort: number;
   server?: Server;
   udp?: UdpListener;
@@ -109,18 +112,24 @@ export class InprocessProxyBackend extends EventEmitter<InprocessProxyEvents> im
       passClientIP: options.passClientIP ?? false,
       endpointStats,
       onRetry: (s, ep, err) => this.emit('retry', s.route.key, ep, err),
-      onFailed: (s, err) => this.emit('connectionFailed', s.route.key, err),
+      onFailed: (s, err) => {
+        // A flood of refused connections (no endpoints) should not build errors nobody reads.
+        if (this.listenerCount('connectionFailed') === 0) return;
+        this.emit('connectionFailed', s.route.key, typeof err === 'string' ? new Error(err) : err);
+      },
       onConnected: (s) => {
         // The endpoint may have been removed while connecting: drain at once.
         if (s.endpoint && !s.route.liveKeys.has(s.endpoint.key)) this.scheduleDrain(s);
       },
-      onClosed: (s) => this.sessions.get(s.route.key)?.delete(s),
+      onClosed: (s) => this.sessionsOf(s.route.key).delete(s),
     };
     this.udpHost = {
       udpIdleTimeoutMs: options.udpIdleTimeoutMs ?? DEFAULT_UDP_IDLE_TIMEOUT_MS,
       endpointStats,
-      onNoEndpoint: (l, reason) =>
-        this.emit('connectionFailed', l.route.key, new Error(`no endpoints (${reason})`)),
+      onNoEndpoint: (l, reason) => {
+        if (this.listenerCount('connectionFailed') === 0) return;
+        this.emit('connectionFailed', l.route.key, new Error(`no endpoints (${reason})`));
+      },
     };
     const idle = options.idleTimeoutMs ?? 0;
     if (idle > 0) {
@@ -178,6 +187,10 @@ export class InprocessProxyBackend extends EventEmitter<InprocessProxyEvents> im
     for (const spec of plan) if (!this.open.has(spec.id)) opening.push(this.openListener(spec));
     await Promise.all([...closing, ...opening]);
     this.metrics.prune(new Set(this.table.all.keys()));
+    // Pruning may have dropped a listener's stats object: the next accept fetches it again.
+    for (const l of this.open.values()) l.stats = undefined;
+    for (const [key, set] of this.sessions)
+      if (set.size === 0 && !this.table.all.has(key)) this.sessions.delete(key);
   }
 
   /** The listeners open now. */
@@ -241,9 +254,12 @@ export class InprocessProxyBackend extends EventEmitter<InprocessProxyEvents> im
         set.add(udp);
       } else {
         const highWaterMark = this.tcpHost.socketBufferBytes;
-        const server = createServer(
-          { allowHalfOpen: true, noDelay: true, pauseOnConnect: true, highWaterMark },
-          (c) => this.accept(l, c),
+        // Not `pauseOnConnect`: the client socket starts reading at once and its first bytes
+        // wait in its stream (bounded by the high-water mark) while the endpoint connects. That
+        // saves an event-loop turn per connection (the read no longer has to wait for the
+        // connect) and notices a client that resets before the endpoint answers.
+        const server = createServer({ allowHalfOpen: true, noDelay: true, highWaterMark }, (c) =>
+          this.accept(l, c),
         );
         l.server = server;
         l.boundPort = await new Promise<number>((resolve, reject) => {
@@ -281,27 +297,32 @@ export class InprocessProxyBackend extends EventEmitter<InprocessProxyEvents> im
     return Promise.resolve();
   }
 
+  /** The hot path: everything it needs hangs off the listener, so it looks nothing up. */
   private accept(l: OpenListener, client: Socket): void {
     const route = l.route;
-    // Stats objects are dropped by prune() only when idle and unrouted, so re-fetch after that.
-    const stats =
-      l.stats !== undefined && this.metrics.get(route.key) === l.stats
-        ? l.stats
-        : this.metrics.port(
-            route.key,
-            route.info.name.namespace,
-            route.info.name.name,
-            route.info.name.port,
-            route.info.protocol,
-          );
-    l.stats = stats;
-    const session = new TcpSession(client, route, l.spec.side, stats, this.tcpHost);
-    let set = this.sessions.get(route.key);
+    const stats = l.stats ?? this.listenerStats(l);
+    const sessions = l.sessions ?? this.listenerSessions(l);
+    sessions.add(new TcpSession(client, route, l.spec.side, stats, this.tcpHost));
+  }
+
+  private listenerStats(l: OpenListener): PortStats {
+    const { key, info } = l.route;
+    l.stats = this.metrics.port(key, info.name.namespace, info.name.name, info.name.port, info.protocol);
+    return l.stats;
+  }
+
+  private listenerSessions(l: OpenListener): Set<TcpSession> {
+    l.sessions = this.sessionsOf(l.spec.routeKey);
+    return l.sessions;
+  }
+
+  private sessionsOf(routeKey: string): Set<TcpSession> {
+    let set = this.sessions.get(routeKey);
     if (!set) {
       set = new Set();
-      this.sessions.set(route.key, set);
+      this.sessions.set(routeKey, set);
     }
-    set.add(session);
+    return set;
   }
 
   private drainStale(route: PortRoute, removed: boolean): void {

@@ -17,7 +17,7 @@
  * @module
  */
 import { connect as netConnect, type Socket, type TcpNetConnectOpts } from 'node:net';
-import type { PickContext } from '../../balancers/balancer';
+import type { PickContext, PickOutcome } from '../../balancers/balancer';
 import type { Endpoint } from '../../core/snapshot';
 import type { PortStats, TrafficStats } from './metrics';
 import type { PortRoute, TrafficSide } from './route-table';
@@ -59,8 +59,12 @@ export interface TcpSessionHost {
   readonly endpointStats: (port: PortStats, endpointKey: string) => TrafficStats;
   /** A connect attempt failed and another endpoint will be tried. */
   onRetry(session: TcpSession, endpoint: Endpoint, error: Error): void;
-  /** The session failed before any endpoint took it. */
-  onFailed(session: TcpSession, error: Error): void;
+  /**
+   * The session failed before any endpoint took it: every attempt failed (`error` is the last
+   * one's) or no endpoint could be picked (`error` is the balancer's reason, a string, so that
+   * nothing is built when nobody listens for failures).
+   */
+  onFailed(session: TcpSession, error: Error | string): void;
   /** The session ended (both sockets closed). */
   onClosed(session: TcpSession): void;
   /** The session connected to `endpoint`. */
@@ -74,8 +78,21 @@ class ConnectTimeoutError extends Error {
   }
 }
 
-/** A client connection being proxied to one endpoint. */
+type PickDone = (outcome: PickOutcome) => void;
+const OK: PickOutcome = Object.freeze({ ok: true });
+const FAILED: PickOutcome = Object.freeze({ ok: false });
+
+/**
+ * A client connection being proxied to one endpoint.
+ *
+ * Per connection the session adds to what the two sockets cost anyway only a few closures and
+ * one connect timer: `drain` listeners are added only when a write buffer actually fills, a
+ * socket whose other direction is already finished is closed rather than shut down first (see
+ * `onClientEnd`), and the idle timeout is the proxy's sweep over sessions,
+ * not a timer per socket (Node's `setTimeout` on a socket is re-armed on every read and write).
+ */
 export class TcpSession {
+  /** The endpoint socket: the attempt in flight while connecting, then the connected one. */
   upstream: Socket | undefined;
   endpoint: Endpoint | undefined;
   /** Set by the data path; the idle sweeper clears it and counts quiet sweeps. */
@@ -84,12 +101,18 @@ export class TcpSession {
   /** A drain deadline timer, once the endpoint was removed. */
   drainTimer: NodeJS.Timeout | undefined;
   private epStats: TrafficStats | undefined;
+  /** The balancer's outcome callback of the attempt in flight, when the policy wants one. */
+  private pickDone: PickDone | undefined;
   private attempt = 0;
   private failed: Set<string> | undefined;
   private finished = false;
   private wired = false;
   private clientClosed = false;
   private upstreamClosed = false;
+  /** The client is paused until the upstream's write buffer drains (a listener is waiting). */
+  private clientPaused = false;
+  /** The upstream is paused until the client's write buffer drains (a listener is waiting). */
+  private upstreamPaused = false;
   private connectTimer: NodeJS.Timeout | undefined;
   /** Free read buffer for the endpoint → client direction; undefined while a write holds it. */
   private readBuffer: Buffer | undefined;
@@ -130,11 +153,10 @@ export class TcpSession {
         ? this.route.pick(this.side, ctx)
         : this.route.pickAvoiding(this.side, this.failed, ctx);
     if (pick.kind !== 'endpoint') {
-      this.fail(new Error(`${this.route.key} has no endpoints (${pick.reason})`));
+      this.fail(`${this.route.key} has no endpoints (${pick.reason})`);
       return;
     }
     const endpoint = pick.endpoint;
-    const done = pick.done;
     const ms = timeouts[Math.min(this.attempt, timeouts.length - 1)] ?? 1000;
     // `highWaterMark` reaches the socket's stream options (Node >= 18.17); older typings omit it.
     const connectOptions: TcpNetConnectOpts & { highWaterMark: number } = {
@@ -148,67 +170,112 @@ export class TcpSession {
     const up = netConnect(connectOptions);
     this.upstream = up;
     this.endpoint = endpoint;
-    const timer = setTimeout(() => up.destroy(new ConnectTimeoutError(endpoint, ms)), ms);
-    this.connectTimer = timer;
-    const onError = (err: Error) => {
-      clearTimeout(timer);
-      done?.({ ok: false });
-      up.destroy();
-      this.upstream = undefined;
-      this.endpoint = undefined;
-      if (this.finished) return;
-      this.attempt++;
-      if (this.failed === undefined) this.failed = new Set();
-      this.failed.add(endpoint.key);
-      if (this.attempt >= timeouts.length) {
-        this.fail(err);
-        return;
-      }
-      this.stats.retries++;
-      this.host.endpointStats(this.stats, endpoint.key).retries++;
-      this.host.onRetry(this, endpoint, err);
-      this.tryNext();
-    };
-    up.on('error', onError);
-    up.once('connect', () => {
-      clearTimeout(timer);
-      up.removeListener('error', onError);
-      done?.({ ok: true });
-      if (this.finished) {
-        up.destroy();
-        return;
-      }
-      this.wire(up, endpoint);
-    });
+    this.pickDone = pick.done;
+    this.connectTimer = setTimeout(() => up.destroy(new ConnectTimeoutError(endpoint, ms)), ms);
+    // One listener per event for the socket's whole life: each checks it still is the session's.
+    up.on('error', (err: Error) => this.onUpstreamError(up, err));
+    up.on('connect', () => this.onUpstreamConnect(up));
   }
 
-  private wire(up: Socket, endpoint: Endpoint): void {
+  private onUpstreamConnect(up: Socket): void {
+    if (up !== this.upstream) return;
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    this.reportPick(OK);
+    if (this.finished) {
+      up.destroy();
+      return;
+    }
+    this.wire(up);
+  }
+
+  private onUpstreamError(up: Socket, err: Error): void {
+    // An abandoned attempt's late error, or the session's socket failing after it connected.
+    if (up !== this.upstream) return;
+    if (this.wired) {
+      this.abort(true);
+      return;
+    }
+    clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    this.reportPick(FAILED);
+    const endpoint = this.endpoint as Endpoint;
+    up.destroy();
+    this.upstream = undefined;
+    this.endpoint = undefined;
+    if (this.finished) return;
+    this.attempt++;
+    if (this.failed === undefined) this.failed = new Set();
+    this.failed.add(endpoint.key);
+    if (this.attempt >= this.host.connectTimeoutsMs.length) {
+      this.fail(err);
+      return;
+    }
+    this.stats.retries++;
+    this.host.endpointStats(this.stats, endpoint.key).retries++;
+    this.host.onRetry(this, endpoint, err);
+    this.tryNext();
+  }
+
+  private reportPick(outcome: PickOutcome): void {
+    const done = this.pickDone;
+    if (done === undefined) return;
+    this.pickDone = undefined;
+    done(outcome);
+  }
+
+  private wire(up: Socket): void {
     const client = this.client;
     const port = this.stats;
-    const ep = this.host.endpointStats(port, endpoint.key);
+    const ep = this.host.endpointStats(port, (this.endpoint as Endpoint).key);
     this.epStats = ep;
     ep.active++;
     ep.total++;
     this.wired = true;
     this.host.onConnected(this);
+    // The 'data' listener starts the flow, with what the client sent while the endpoint connected.
     client.on('data', (chunk: Buffer) => {
       this.activity = true;
       port.bytesToEndpoint += chunk.length;
       ep.bytesToEndpoint += chunk.length;
-      if (!up.write(chunk)) client.pause();
+      if (!up.write(chunk) && !this.clientPaused) {
+        this.clientPaused = true;
+        client.pause();
+        up.once('drain', () => {
+          this.clientPaused = false;
+          client.resume();
+        });
+      }
     });
-    up.on('drain', () => client.resume());
-    client.on('drain', () => up.resume());
-    // Half-close: a FIN from one side becomes a FIN to the other once buffered data is out.
-    client.on('end', () => up.end());
-    up.on('end', () => client.end());
-    up.on('error', () => this.abort(true));
-    up.on('close', () => {
-      this.upstreamClosed = true;
-      if (this.clientClosed) this.finish();
-      else if (!(client.readableEnded && client.writableEnded)) client.destroy();
-    });
-    client.resume();
+    client.on('end', () => this.onClientEnd(up));
+    up.on('end', () => this.onUpstreamEnd());
+    up.on('close', () => this.onUpstreamClose());
+  }
+
+  /**
+   * The client's FIN: passed on to the endpoint once what is buffered for it is written. When the
+   * endpoint has sent its FIN already and nothing is buffered, closing the socket sends that FIN
+   * just as a shutdown would (the kernel still delivers what it holds, then FIN), and saves the
+   * shutdown request, its system call and the stream's finish steps: in the common
+   * request/response exchange this is how every connection ends.
+   */
+  private onClientEnd(up: Socket): void {
+    if (up.readableEnded && up.writableLength === 0) up.destroy();
+    else up.end();
+  }
+
+  /** The endpoint's FIN, passed on to the client the same way (see `onClientEnd`). */
+  private onUpstreamEnd(): void {
+    const client = this.client;
+    if (client.readableEnded && client.writableLength === 0) client.destroy();
+    else client.end();
+  }
+
+  private onUpstreamClose(): void {
+    this.upstreamClosed = true;
+    const client = this.client;
+    if (this.clientClosed) this.finish();
+    else if (!(client.readableEnded && client.writableEnded)) client.destroy();
   }
 
   /**
@@ -226,6 +293,13 @@ export class TcpSession {
     const ok = client.write(n === buf.length ? buf : buf.subarray(0, n));
     // A write that did not complete at once still references the buffer: leave it to the write.
     if (client.writableLength > 0) this.readBuffer = undefined;
+    if (!ok && !this.upstreamPaused) {
+      this.upstreamPaused = true;
+      client.once('drain', () => {
+        this.upstreamPaused = false;
+        this.upstream?.resume();
+      });
+    }
     return ok;
   }
 
@@ -250,7 +324,9 @@ export class TcpSession {
     this.clientClosed = true;
     const up = this.upstream;
     if (!this.wired) {
-      // Closed while connecting (or after failing): drop the attempt in flight.
+      // Closed while connecting (or after failing): drop the attempt in flight. The endpoint is
+      // not at fault, but the balancer still hears that the pick is over.
+      this.reportPick(OK);
       up?.destroy();
       this.finish();
     } else if (this.upstreamClosed) {
@@ -260,9 +336,9 @@ export class TcpSession {
     }
   }
 
-  private fail(err: Error): void {
+  private fail(error: Error | string): void {
     this.stats.errors++;
-    this.host.onFailed(this, err);
+    this.host.onFailed(this, error);
     // A reset tells the client at once that nothing is there, as kube-proxy's REJECT does.
     this.client.resetAndDestroy();
   }

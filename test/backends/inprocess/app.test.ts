@@ -4,9 +4,9 @@ import {
   ConnectFailedError,
   connectService,
   NoEndpointsError,
-  ServiceDispatcher,
   ServiceResolver,
 } from '../../../src/backends/inprocess';
+import { ServiceDispatcher } from '../../../src/backends/inprocess/fetch';
 import { closeServer, echoServer, loopbackPod, nameServer, registryWith, service } from './helpers';
 
 const cleanups: (() => unknown)[] = [];
