@@ -14,9 +14,9 @@ import {
   parseUpstream,
 } from '../../backends/dns';
 import type { Pod } from '../../core/types';
-import { Registry } from '../../registry';
 import { CliContext, cliContext, processContext } from '../context';
-import { ManifestSync, type Watching } from '../reload';
+import type { Watching } from '../reload';
+import { openServingRegistry } from '../serving-registry';
 import {
   addFilenameOptions,
   addStoreOption,
@@ -24,10 +24,8 @@ import {
   formatHostPort,
   listenAddressOf,
   listenError,
-  openStoreRegistry,
   parseListenFlag,
   readSourceFromFlags,
-  registryOptionsFromFlags,
   type StoreFlags,
 } from '../shared';
 
@@ -164,20 +162,8 @@ function contextOf(io: DnsServeIO): CliContext {
 export async function runDnsServe(opts: DnsServeOptions, io: DnsServeIO): Promise<void> {
   const ctx = contextOf(io);
   listenAddressOf('--listen', opts.listen);
-  const fromStore = opts.store !== undefined && opts.store.trim() !== '';
-  let registry: Registry;
-  let closeRegistry: () => Promise<void>;
-  let sync: ManifestSync | undefined;
-  if (fromStore) {
-    // A reader of a shared store runs no controllers: the writers maintain the slices.
-    const live = await openStoreRegistry(opts, true, { runControllers: false });
-    registry = live.registry;
-    closeRegistry = live.close;
-  } else {
-    registry = new Registry(registryOptionsFromFlags({}));
-    closeRegistry = () => registry.close();
-    sync = new ManifestSync(ctx, opts, registry);
-  }
+  const serving = await openServingRegistry(ctx, opts);
+  const { registry, sync } = serving;
   let watching: Watching | undefined;
   try {
     await registry.ready();
@@ -203,7 +189,7 @@ export async function runDnsServe(opts: DnsServeOptions, io: DnsServeIO): Promis
       listPods: () => pods,
       onError: (err: Error) => ctx.err(`dns: ${err.message}`),
     });
-    const feed = attachBackend(sync?.source ?? registry, backend, {
+    const feed = attachBackend(serving.source, backend, {
       onError: (err) => ctx.err(`dns: ${err.message}`),
     });
     try {
@@ -227,6 +213,6 @@ export async function runDnsServe(opts: DnsServeOptions, io: DnsServeIO): Promis
     }
   } finally {
     await watching?.close();
-    await closeRegistry();
+    await serving.close();
   }
 }

@@ -8,12 +8,12 @@
  */
 import { createServer, type Server } from 'node:http';
 import { type Command, Option } from 'commander';
-import { attachBackend, type SnapshotSource } from '../../backends/backend';
+import { attachBackend } from '../../backends/backend';
 import { InprocessProxyBackend, type ListenerInfo } from '../../backends/inprocess';
 import type { RoutingSnapshot } from '../../core/snapshot';
-import { Registry } from '../../registry';
 import { type CliContext, CliError, cliContext, EXIT_USAGE } from '../context';
-import { ManifestSync, type Watching } from '../reload';
+import type { Watching } from '../reload';
+import { openServingRegistry } from '../serving-registry';
 import {
   addFilenameOptions,
   addStoreOption,
@@ -22,10 +22,8 @@ import {
   formatHostPort,
   listenAddressOf,
   listenError,
-  openStoreRegistry,
   parseListenFlag,
   readSourceFromFlags,
-  registryOptionsFromFlags,
   type StoreFlags,
 } from '../shared';
 
@@ -69,20 +67,8 @@ export function describeListener(
 export async function runProxy(ctx: CliContext, flags: ProxyFlags, signal: AbortSignal): Promise<void> {
   if (flags.nodeIp.length === 0) throw new CliError('--node-ip is required', EXIT_USAGE);
   const metrics = flags.metrics !== undefined ? listenAddressOf('--metrics', flags.metrics) : undefined;
-  const fromStore = flags.store !== undefined && flags.store.trim() !== '';
-  let registry: Registry;
-  let closeRegistry: () => Promise<void>;
-  let sync: ManifestSync | undefined;
-  if (fromStore) {
-    // A reader of a shared store runs no controllers: the writers maintain the slices.
-    const live = await openStoreRegistry(flags, true, { runControllers: false });
-    registry = live.registry;
-    closeRegistry = live.close;
-  } else {
-    registry = new Registry(registryOptionsFromFlags({}));
-    closeRegistry = () => registry.close();
-    sync = new ManifestSync(ctx, flags, registry);
-  }
+  const serving = await openServingRegistry(ctx, flags);
+  const { registry, sync, source } = serving;
   const proxy = new InprocessProxyBackend({
     nodeAddresses: flags.nodeIp,
     portalAddresses: flags.bind,
@@ -97,7 +83,6 @@ export async function runProxy(ctx: CliContext, flags: ProxyFlags, signal: Abort
     await sync?.applyOrFail();
     // Watching starts right after the first load, so that no edit made meanwhile is missed.
     if (sync && flags.watch) watching = sync.watch();
-    const source: SnapshotSource = sync?.source ?? registry;
     // Registered before the backend's feed, so listener lines name the snapshot being applied.
     let snapshot: RoutingSnapshot = source.snapshot();
     source.on('snapshot', (u) => {
@@ -153,7 +138,7 @@ export async function runProxy(ctx: CliContext, flags: ProxyFlags, signal: Abort
       await new Promise<void>((r) => server.close(() => r()));
     }
     await proxy.close();
-    await closeRegistry();
+    await serving.close();
   }
 }
 

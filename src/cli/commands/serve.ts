@@ -11,9 +11,10 @@ import { attachBackend, type Backend, type SnapshotSource } from '../../backends
 import { type DnsBackend, serveDns } from '../../backends/dns';
 import { InprocessProxyBackend } from '../../backends/inprocess';
 import type { RoutingSnapshot } from '../../core/snapshot';
-import { Registry } from '../../registry';
+import type { Registry } from '../../registry';
 import { type CliContext, CliError, cliContext, EXIT_USAGE } from '../context';
-import { ManifestSync, type Watching } from '../reload';
+import type { Watching } from '../reload';
+import { openServingRegistry } from '../serving-registry';
 import {
   addFilenameOptions,
   addServiceRangeOptions,
@@ -22,11 +23,9 @@ import {
   filenamePaths,
   formatHostPort,
   listenError,
-  openStoreRegistry,
   parseIPFlag,
   parseListenFlag,
   readSourceFromFlags,
-  registryOptionsFromFlags,
   type ServiceRangeFlags,
   type StoreFlags,
 } from '../shared';
@@ -102,15 +101,10 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, signal: Abort
   const zone = flags.zone ?? DEFAULT_ZONE;
   // With a store, the registry follows it live (a reader: the writers' controllers maintain the
   // slices) and nothing is loaded or watched; every backend follows the registry.
-  const live =
-    flags.store !== undefined && flags.store.trim() !== ''
-      ? await openStoreRegistry(flags, true, { runControllers: false })
-      : undefined;
-  const registry = live ? live.registry : new Registry(registryOptionsFromFlags(flags));
-  const sync = live ? undefined : new ManifestSync(ctx, flags, registry);
+  const serving = await openServingRegistry(ctx, flags);
   // Backends follow the registry through the sync, which hands them each reload at once.
-  const source: SnapshotSource = sync?.source ?? registry;
-  const closers: (() => Promise<void>)[] = [() => (live ? live.close() : registry.close())];
+  const { registry, sync, source } = serving;
+  const closers: (() => Promise<void>)[] = [() => serving.close()];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch(() => {});
   };
