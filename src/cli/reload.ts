@@ -40,6 +40,15 @@ export function describeReload(s: ApplySummary): string {
   return `reloaded: ${s.created} created, ${s.configured} configured, ${s.deleted} deleted${rejected}`;
 }
 
+/** Options of {@link ManifestSync}. */
+export interface ManifestSyncOptions {
+  /**
+   * The line printed when a reload changes nothing because the files could not be read or
+   * parsed. Default `reload failed: still serving the previous state`.
+   */
+  readonly reloadFailedLine?: string;
+}
+
 /**
  * Applies the `-f` manifests to one registry, now and whenever they change. Standard input is
  * read once: a reload (another file changed) reuses what it held.
@@ -59,11 +68,15 @@ export class ManifestSync {
   /** The registry's snapshots, a reload's changes delivered at once after it is reported. */
   readonly source: SnapshotSource;
 
+  private readonly reloadFailedLine: string;
+
   constructor(
     private readonly ctx: CliContext,
     private readonly flags: FilenameFlags,
     readonly registry: Registry,
+    options: ManifestSyncOptions = {},
   ) {
+    this.reloadFailedLine = options.reloadFailedLine ?? 'reload failed: still serving the previous state';
     this.released = registry.snapshot();
     registry.on('snapshot', (update) => {
       if (this.holding) this.held = this.held ? mergeUpdates(this.held, update) : update;
@@ -154,13 +167,13 @@ export class ManifestSync {
     this.holding = true;
     try {
       const s = await this.apply();
-      if (s === undefined) this.ctx.err('reload failed: still serving the previous state');
+      if (s === undefined) this.ctx.err(this.reloadFailedLine);
       else this.ctx.err(`${describeReload(s)}; ${this.registry.snapshot().services.size} service(s)`);
     } catch (e) {
       // A path that vanished or cannot be read: one line, the state stays as it was.
       if (!(e instanceof CliError && e.reported))
         this.ctx.err(`error: ${isManifestError(e) ? e.message : `reload failed: ${messageOf(e)}`}`);
-      this.ctx.err('reload failed: still serving the previous state');
+      this.ctx.err(this.reloadFailedLine);
     } finally {
       this.holding = false;
       const held = this.held;

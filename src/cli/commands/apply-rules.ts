@@ -3,20 +3,168 @@
  * machine (`iptables-restore --noflush`), once or following file changes; `--cleanup` removes
  * them.
  *
+ * With `--watch` the manifests live in one registry kept in step with the files (see
+ * `../reload`), and the {@link IptablesBackend} follows that registry's snapshot updates: the
+ * first apply is a full sync, an edit rewrites only the chains of the services it changed (a
+ * partial sync, as kube-proxy's), and a failed restore is followed by a full one.
+ *
  * @module
  */
 import type { Command } from 'commander';
-import { IptablesBackend } from '../../backends/iptables/backend';
-import type { RoutingSnapshot } from '../../core/snapshot';
-import { CliError, cliContext } from '../context';
-import { loadState } from '../load';
-import { watchPaths } from '../reload';
-import { filenamePaths } from '../shared';
+import { type AttachedBackend, attachBackend } from '../../backends/backend';
+import { IptablesBackend, type IptablesSyncEvent } from '../../backends/iptables/backend';
+import type { CommandRunner } from '../../backends/iptables/runner';
+import { Registry } from '../../registry';
+import { type CliContext, cliContext } from '../context';
+import { ManifestSync, type Watching } from '../reload';
+import { registryOptionsFromFlags } from '../shared';
 import { addIptablesOptions, type IptablesCliOptions, iptablesOptionsFrom } from './render-iptables';
 
-interface ApplyRulesOptions extends IptablesCliOptions {
+/** Parsed flags of `svcroute apply-rules`. */
+export interface ApplyRulesOptions extends IptablesCliOptions {
   readonly cleanup?: boolean;
   readonly watch?: boolean;
+}
+
+/** Side effects of {@link runApplyRules} that can be replaced (tests, embedding). */
+export interface ApplyRulesIO {
+  /** Runs the iptables binaries (default: on this host). */
+  readonly runner?: CommandRunner;
+}
+
+/** Printed when an edit or a restore changed nothing in the kernel. */
+const RULES_KEPT_LINE = 'reload failed: keeping the rules in place';
+
+/** `applied partial sync: 3 service ports, 41 rules in 12 ms`. */
+export function describeIptablesSync(e: IptablesSyncEvent): string {
+  const rules = e.rules.stats.natRules + e.rules.stats.filterRules;
+  return (
+    `applied ${e.full ? 'full' : 'partial'} sync: ${e.rules.stats.servicePorts} service ports, ` +
+    `${rules} rules in ${e.durationMs.toFixed(0)} ms`
+  );
+}
+
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** How the first restore went: the command's exit status depends on it, later ones do not. */
+class FirstSync {
+  private outcome: 'pending' | 'applied' | Error = 'pending';
+
+  get pending(): boolean {
+    return this.outcome === 'pending';
+  }
+
+  applied(): void {
+    if (this.outcome === 'pending') this.outcome = 'applied';
+  }
+
+  failed(e: Error): void {
+    if (this.outcome === 'pending') this.outcome = e;
+  }
+
+  /** @throws the error of the first restore, if it failed. */
+  check(): void {
+    if (this.outcome instanceof Error) throw this.outcome;
+  }
+}
+
+/**
+ * Runs `apply-rules`: with `cleanup`, removes the rules; otherwise loads the manifests (any
+ * problem is reported and fatal before the machine is touched), applies them with a full sync
+ * and, with `watch`, follows the files until `signal` aborts. Every restore is reported on
+ * stderr ({@link describeIptablesSync}); a bad edit or a failed restore during `watch` is
+ * reported and leaves the rules in place.
+ *
+ * @throws CliError when the manifests do not load (reported, exit 1); the restore's error when
+ *   the first apply fails.
+ */
+export function runApplyRules(
+  ctx: CliContext,
+  opts: ApplyRulesOptions,
+  signal: AbortSignal,
+  io: ApplyRulesIO = {},
+): Promise<void> {
+  return keepingAlive(() => applyRules(ctx, opts, signal, io));
+}
+
+async function applyRules(
+  ctx: CliContext,
+  opts: ApplyRulesOptions,
+  signal: AbortSignal,
+  io: ApplyRulesIO,
+): Promise<void> {
+  const backend = new IptablesBackend({
+    ...iptablesOptionsFrom(opts),
+    ...(io.runner ? { runner: io.runner } : {}),
+    // The reload is already debounced; an edit should reach the kernel without further delay.
+    minSyncIntervalMs: 0,
+  });
+  if (opts.cleanup) {
+    try {
+      await backend.cleanup();
+      ctx.err('removed the iptables rules');
+    } finally {
+      await backend.close();
+    }
+    return;
+  }
+  const registry = new Registry(registryOptionsFromFlags({}));
+  const sync = new ManifestSync(ctx, opts, registry, { reloadFailedLine: RULES_KEPT_LINE });
+  const first = new FirstSync();
+  let watching: Watching | undefined;
+  let feed: AttachedBackend | undefined;
+  try {
+    await registry.ready();
+    // Manifests are loaded before anything touches the machine: a bad file changes no rule.
+    await sync.applyOrFail();
+    // Watching starts right after the first load, so that no edit made meanwhile is missed.
+    if (opts.watch) watching = sync.watch();
+    backend.on('synced', (e) => {
+      first.applied();
+      ctx.err(describeIptablesSync(e));
+    });
+    // Every failed attempt (retries included) is reported here; the kernel kept its rules.
+    backend.on('error', (e) => {
+      if (first.pending) {
+        first.failed(e);
+        return;
+      }
+      ctx.err(`error: ${oneLine(e.message)}`);
+      ctx.err(RULES_KEPT_LINE);
+    });
+    feed = attachBackend(sync.source, backend);
+    await feed.idle();
+    first.check();
+    if (!opts.watch) return;
+    await waitForAbort(signal);
+  } finally {
+    await watching?.close();
+    feed?.detach();
+    await feed?.idle();
+    await backend.close();
+    await registry.close();
+  }
+}
+
+async function waitForAbort(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return;
+  await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/**
+ * Runs `work` with Node.js kept alive: the backend waits on unreferenced timers, and signal
+ * listeners and unreferenced file watchers do not count either, so without a referenced handle
+ * the process would end in the middle of an apply.
+ */
+async function keepingAlive<T>(work: () => Promise<T>): Promise<T> {
+  const keepAlive = setInterval(() => {}, 2 ** 30);
+  try {
+    return await work();
+  } finally {
+    clearInterval(keepAlive);
+  }
 }
 
 /** Registers `apply-rules`. */
@@ -29,64 +177,35 @@ export function registerApplyRulesCommand(program: Command): void {
     .addHelpText(
       'after',
       `
-Needs root and iptables-restore. Each apply is a full sync of the rules the manifests give.
-With --watch, a change to the files is applied again; a bad edit is reported one line per
-problem and the rules in place are kept. Stops on SIGINT/SIGTERM.
+Needs root and iptables-restore. The first apply is a full sync of the rules the manifests
+give. With --watch, a change to the files is applied as "kubectl apply --prune" would (objects
+no longer in the files are deleted) and only the chains of the services it changed are
+rewritten (a partial sync). A bad edit is reported one line per problem: files that do not
+parse change no rule, and an object the registry refuses keeps its previous version. Each
+restore prints "applied full|partial sync: …". Stops on SIGINT/SIGTERM.
 
 Exit status: 0 applied (or stopped by a signal), 1 the manifests did not load or
 iptables-restore failed, 2 usage error.
 
 Examples:
   svcroute apply-rules -f manifests/ --node-name node-a --node-ip 192.168.0.2
+  svcroute apply-rules -f manifests/ --watch --node-name node-a --cluster-cidr 10.244.0.0/16
   svcroute apply-rules -f manifests/ --cleanup`,
     )
     .action(async (opts: ApplyRulesOptions, command: Command) => {
       const ctx = cliContext(command);
-      // Manifests are loaded before anything touches the machine: a bad file changes no rule.
-      const first = opts.cleanup ? undefined : await loadState(ctx, opts);
-      const backend = new IptablesBackend({ ...iptablesOptionsFrom(opts), minSyncIntervalMs: 0 });
-      backend.on('synced', (e) =>
-        ctx.err(
-          `applied ${e.full ? 'full' : 'partial'} sync: ${e.rules.stats.servicePorts} service ports, ` +
-            `${e.rules.stats.natRules + e.rules.stats.filterRules} rules in ${e.durationMs.toFixed(0)} ms`,
-        ),
-      );
-      const sync = (current: RoutingSnapshot) =>
-        backend.sync({ previous: undefined, current, changes: [], changedServices: new Set() });
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      // A one-shot apply keeps the default signal handling (it is short and may be killed).
+      if (opts.watch) {
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      }
       try {
-        if (first === undefined) {
-          await backend.cleanup();
-          ctx.err('removed the iptables rules');
-          return;
-        }
-        await sync(first.snapshot);
-        if (!opts.watch) return;
-        let applying = Promise.resolve();
-        const watcher = watchPaths(filenamePaths(opts.filename), opts.recursive ?? false, () => {
-          applying = applying.then(async () => {
-            try {
-              await sync((await loadState(ctx, opts)).snapshot);
-            } catch (err) {
-              // Manifest problems were printed one line each; anything else gets its line here.
-              if (!(err instanceof CliError && err.reported))
-                ctx.err(`error: ${err instanceof Error ? err.message : String(err)}`);
-              ctx.err('reload failed: keeping the rules in place');
-            }
-          });
-        });
-        await new Promise<void>((resolve) => {
-          const stop = (): void => {
-            process.off('SIGINT', stop);
-            process.off('SIGTERM', stop);
-            resolve();
-          };
-          process.on('SIGINT', stop);
-          process.on('SIGTERM', stop);
-        });
-        watcher.close();
-        await applying;
+        await runApplyRules(ctx, opts, stop.signal);
       } finally {
-        await backend.close();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       }
     });
 }
