@@ -15,7 +15,7 @@ import { type AttachedBackend, attachBackend } from '../../backends/backend';
 import { IptablesBackend, type IptablesSyncEvent } from '../../backends/iptables/backend';
 import type { CommandRunner } from '../../backends/iptables/runner';
 import { Registry } from '../../registry';
-import { type CliContext, cliContext } from '../context';
+import { type CliContext, CliError, cliContext, EXIT_USAGE } from '../context';
 import { ManifestSync, type Watching } from '../reload';
 import { registryOptionsFromFlags } from '../shared';
 import { addIptablesOptions, type IptablesCliOptions, iptablesOptionsFrom } from './render-iptables';
@@ -101,6 +101,8 @@ async function applyRules(
     // The reload is already debounced; an edit should reach the kernel without further delay.
     minSyncIntervalMs: 0,
   });
+  if (!opts.cleanup && (opts.filename ?? []).length === 0)
+    throw new CliError("required option '-f, --filename <paths...>' not specified", EXIT_USAGE);
   if (opts.cleanup) {
     try {
       await backend.cleanup();
@@ -171,6 +173,8 @@ async function keepingAlive<T>(work: () => Promise<T>): Promise<T> {
 export function registerApplyRulesCommand(program: Command): void {
   addIptablesOptions(
     program.command('apply-rules').description("apply kube-proxy's iptables rules for the objects"),
+    // --cleanup reads no files.
+    false,
   )
     .option('--cleanup', 'remove every rule and chain the rules use instead of applying')
     .option('--watch', 'keep running and re-apply when the files change')
@@ -190,7 +194,7 @@ iptables-restore failed, 2 usage error.
 Examples:
   svcroute apply-rules -f manifests/ --node-name node-a --node-ip 192.168.0.2
   svcroute apply-rules -f manifests/ --watch --node-name node-a --cluster-cidr 10.244.0.0/16
-  svcroute apply-rules -f manifests/ --cleanup`,
+  svcroute apply-rules --cleanup`,
     )
     .action(async (opts: ApplyRulesOptions, command: Command) => {
       const ctx = cliContext(command);

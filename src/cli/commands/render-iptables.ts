@@ -58,8 +58,8 @@ function collectNodePortAddresses(value: string, previous: string[]): string[] {
 }
 
 /** Adds the kube-proxy-like flags and `-f` to `cmd` (defaults as kube-proxy's). */
-export function addIptablesOptions(cmd: Command): Command {
-  addFilenameOptions(cmd, 'manifests (services, endpoint slices, pods)');
+export function addIptablesOptions(cmd: Command, filesRequired = true): Command {
+  addFilenameOptions(cmd, 'manifests (services, endpoint slices, pods)', filesRequired);
   return cmd
     .option('--node-name <name>', "node to render for (kube-proxy's --hostname-override; default: hostname)")
     .addOption(
