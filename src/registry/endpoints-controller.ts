@@ -11,8 +11,6 @@
 import type { Rng } from '../core/random';
 import {
   type AddressType,
-  ANNOTATION_TOPOLOGY_AWARE_HINTS,
-  ANNOTATION_TOPOLOGY_MODE,
   ENDPOINTSLICE_CONTROLLER_NAME,
   type EndpointSlice,
   type EndpointSliceEndpoint,
@@ -35,6 +33,7 @@ function familyOf(ip: string): 'IPv4' | 'IPv6' | undefined {
 }
 
 import { jsonEqual } from './object-utils';
+import { removeZoneHints, type TopologyCache, topologyHintsEnabled } from './topology-cache';
 
 /** kube-controller-manager's default `--max-endpoints-per-slice` (the API allows up to 1000). */
 export const DEFAULT_MAX_ENDPOINTS_PER_SLICE = 100;
@@ -166,16 +165,13 @@ const CLOSE_TRAFFIC_DISTRIBUTIONS: ReadonlySet<string> = new Set([
 /**
  * The hints the controller writes for `spec.trafficDistribution` (upstream's trafficdist
  * heuristic): a ready endpoint is hinted for its own zone, and with PreferSameNode also for its
- * own node. The topology-mode annotation's `Auto` heuristic takes precedence upstream and is not
- * modelled, so no hints are written while it is set.
+ * own node. The topology annotation's `Auto` heuristic takes precedence: while it is set, hints
+ * come from the topology cache after the slices are laid out ({@link reconcileSlices}).
  */
 function trafficDistributionHints(svc: Service, ep: EndpointSliceEndpoint): EndpointSliceEndpoint['hints'] {
   const mode = svc.spec.trafficDistribution;
   if (mode === undefined || !CLOSE_TRAFFIC_DISTRIBUTIONS.has(mode)) return undefined;
-  const annotations = svc.metadata.annotations;
-  const topologyMode =
-    annotations?.[ANNOTATION_TOPOLOGY_MODE] ?? annotations?.[ANNOTATION_TOPOLOGY_AWARE_HINTS];
-  if (topologyMode === 'Auto' || topologyMode === 'auto') return undefined;
+  if (topologyHintsEnabled(svc.metadata.annotations)) return undefined;
   if (ep.conditions?.ready !== true) return undefined;
   const forZones = ep.zone !== undefined ? [{ name: ep.zone }] : undefined;
   const forNodes =
@@ -226,6 +222,10 @@ interface Group {
  * selected `pods` say. As upstream, a missing service, one without selector and an ExternalName
  * service are left alone (no writes): slices of a deleted service go by garbage collection of
  * their owner reference, which the registry does.
+ *
+ * For a service with the topology annotation set to Auto, zone hints come from `topology` (its
+ * zone ratios and the service's current allocation, which this call updates); without a
+ * `topology` such a service gets no hints at all, as upstream with the topology cache off.
  */
 export function reconcileSlices(
   svc: Service | undefined,
@@ -234,12 +234,18 @@ export function reconcileSlices(
   existing: readonly StoredSlice[],
   rng: Rng,
   maxPerSlice = DEFAULT_MAX_ENDPOINTS_PER_SLICE,
+  topology?: TopologyCache,
 ): SliceWrites {
   const writes: SliceWrites = { create: [], update: [], delete: [] };
   const selector = svc?.spec.selector;
   if (!svc || !selector || Object.keys(selector).length === 0 || svc.spec.type === 'ExternalName')
     return writes;
   const addressTypes = addressTypesForService(svc);
+  // Under Auto, hints are the topology cache's business: endpoints compare without them and slices
+  // that stay as they are keep their stored hints (upstream's EndpointsEqualBeyondHash).
+  const autoHints = topologyHintsEnabled(svc.metadata.annotations);
+  const sameEndpoint = autoHints ? equalIgnoringHints : jsonEqual;
+  const unchangedSlices: { slice: EndpointSlice; modRevision: number }[] = [];
   const groups = new Map<string, Group>();
   const sortedPods = [...pods].sort((a, b) => cmp(a.metadata.name ?? '', b.metadata.name ?? ''));
   for (const pod of sortedPods) {
@@ -315,7 +321,7 @@ export function reconcileSlices(
           continue;
         }
         remaining.delete(id);
-        if (!jsonEqual(want, ep)) changed = true;
+        if (!sameEndpoint(want, ep)) changed = true;
         kept.push(want);
       }
       if (kept.length === 0) {
@@ -326,7 +332,7 @@ export function reconcileSlices(
       const next: EndpointSlice = {
         ...s.slice,
         metadata: { ...s.slice.metadata, labels: { ...labels } },
-        endpoints: kept,
+        endpoints: autoHints && !changed ? [...s.slice.endpoints] : kept,
       };
       if (changed || labelsChanged) toUpdate.push({ slice: next, modRevision: s.modRevision });
       else unchanged.push({ slice: next, modRevision: s.modRevision });
@@ -342,6 +348,7 @@ export function reconcileSlices(
       writes.create.push(newSlice(g.addressType, pending.splice(0, maxPerSlice), g.ports));
     }
     writes.update.push(...toUpdate);
+    unchangedSlices.push(...unchanged);
     function fillUnchanged(): boolean {
       let best: { slice: EndpointSlice; modRevision: number } | undefined;
       let bestDiff = maxPerSlice;
@@ -370,6 +377,7 @@ export function reconcileSlices(
       writes.delete.splice(writes.delete.indexOf(only), 1);
     else writes.create.push(placeholder);
   }
+  reconcileTopologyHints(svc, addressTypes, autoHints, writes, unchangedSlices, topology);
   // Creates reuse the names of owned slices of the same type that would be deleted (upstream finalize).
   for (let i = 0; i < writes.delete.length && writes.create.length > 0; ) {
     const del = writes.delete[i] as StoredSlice;
@@ -382,6 +390,53 @@ export function reconcileSlices(
     } else i++;
   }
   return writes;
+}
+
+/**
+ * The topology annotation's part of a sync, per address type (upstream reconciler): under Auto the
+ * topology cache sets or removes zone hints on the slices being written and on stored slices whose
+ * hints no longer fit (those join the updates); otherwise the service's cached allocation is
+ * forgotten. A stored slice whose new content equals what is stored is not written.
+ */
+function reconcileTopologyHints(
+  svc: Service,
+  addressTypes: readonly AddressType[],
+  autoHints: boolean,
+  writes: SliceWrites,
+  unchangedSlices: readonly { slice: EndpointSlice; modRevision: number }[],
+  topology: TopologyCache | undefined,
+): void {
+  const serviceKey = `${svc.metadata.namespace ?? 'default'}/${svc.metadata.name ?? ''}`;
+  for (const at of ['IPv4', 'IPv6'] as const) {
+    const inUse = autoHints && addressTypes.includes(at);
+    if (!inUse && topology?.hintsOf(serviceKey, at) !== undefined) topology.removeHints(serviceKey, at);
+  }
+  if (!autoHints) return;
+  for (const at of addressTypes) {
+    const written = [
+      ...writes.create.filter((s) => s.addressType === at),
+      ...writes.update.filter((u) => u.slice.addressType === at).map((u) => u.slice),
+    ];
+    const stored = unchangedSlices.filter((u) => u.slice.addressType === at);
+    const input = {
+      written: written.map((s) => s.endpoints),
+      unchanged: stored.map((u) => u.slice.endpoints),
+    };
+    const outcome = topology ? topology.addHints(serviceKey, at, input).outcome : removeZoneHints(input);
+    written.forEach((s, i) => {
+      s.endpoints = outcome.written[i] ?? s.endpoints;
+    });
+    stored.forEach((u, i) => {
+      const endpoints = outcome.unchanged[i];
+      if (endpoints && !jsonEqual(endpoints, u.slice.endpoints))
+        writes.update.push({ slice: { ...u.slice, endpoints }, modRevision: u.modRevision });
+    });
+  }
+}
+
+/** Endpoint equality that leaves hints out (they are recomputed after the slices are laid out). */
+function equalIgnoringHints(a: EndpointSliceEndpoint, b: EndpointSliceEndpoint): boolean {
+  return jsonEqual({ ...a, hints: undefined }, { ...b, hints: undefined });
 }
 
 /** Identifies a slice group: address type plus the exact port list (order matters, as upstream's hash). */

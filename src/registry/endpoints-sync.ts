@@ -26,6 +26,7 @@ import type { ObjectCache } from './object-cache';
 import { newUID, objKey, rfc3339 } from './object-identity';
 import type { ObjectIndexes } from './object-indexes';
 import { type Store, StoreConflictError, type StoreOp } from './store';
+import { isNodeReady, TopologyCache } from './topology-cache';
 
 /** How often the endpoints controller retries one service after write conflicts, per burst. */
 const MAX_CONTROLLER_RETRIES = 8;
@@ -63,6 +64,10 @@ export class EndpointsSync {
   private readonly ownSliceWrites = new Map<string, number | 'deleted'>();
   private draining: Promise<void> | undefined;
   private inflight = 0;
+  /** Zone ratios and per-service allocations for the topology annotation's Auto heuristic. */
+  private readonly topology = new TopologyCache();
+  /** Nodes changed in a way the topology cache cares about since it last read them. */
+  private nodesChanged = true;
 
   constructor(private readonly o: EndpointsSyncOptions) {}
 
@@ -119,6 +124,15 @@ export class EndpointsSync {
         const n = next as Node | undefined;
         const o = prev as Node | undefined;
         const name = (n ?? o)?.metadata.name ?? '';
+        // The topology cache re-reads nodes when one comes or goes, or its readiness or zone
+        // changes (upstream's node handlers); then services whose hints no longer fit are synced.
+        if (
+          !n ||
+          !o ||
+          isNodeReady(n) !== isNodeReady(o) ||
+          n.metadata.labels?.[ZONE_LABEL] !== o.metadata.labels?.[ZONE_LABEL]
+        )
+          this.topologyChanged();
         if (n?.metadata.labels?.[ZONE_LABEL] !== o?.metadata.labels?.[ZONE_LABEL]) {
           // Endpoints carry the node's zone: revisit services of pods on this node.
           const pods = this.o.cache.kind('Pod');
@@ -145,10 +159,28 @@ export class EndpointsSync {
     if (!this.draining) this.draining = this.drain();
   }
 
+  /** Marks the nodes as changed; the next drain turn refreshes the topology cache once for all of them. */
+  private topologyChanged(): void {
+    this.nodesChanged = true;
+    if (!this.o.enabled || this.o.isClosed()) return;
+    if (!this.draining) this.draining = this.drain();
+  }
+
+  /** Re-reads the nodes into the topology cache if they changed, and queues overloaded services. */
+  private refreshTopology(): void {
+    if (!this.nodesChanged) return;
+    this.nodesChanged = false;
+    const nodes: Node[] = [];
+    for (const e of this.o.cache.kind('Node').values()) nodes.push(e.object as Node);
+    this.topology.setNodes(nodes);
+    for (const key of this.topology.overloadedServices()) this.enqueue(key);
+  }
+
   private async drain(): Promise<void> {
     await Promise.resolve();
     try {
-      while (this.queue.size && !this.o.isClosed()) {
+      while ((this.queue.size || this.nodesChanged) && !this.o.isClosed()) {
+        this.refreshTopology();
         const keys = [...this.queue];
         this.queue.clear();
         await Promise.all(keys.map((k) => this.syncService(k)));
@@ -184,6 +216,8 @@ export class EndpointsSync {
           existing.push({ slice: sl, modRevision: e.modRevision });
       }
     }
+    this.refreshTopology();
+    if (!svc) this.topology.forgetService(key);
     const writes = reconcileSlices(
       svc,
       pods,
@@ -191,6 +225,7 @@ export class EndpointsSync {
       existing,
       this.o.rng,
       this.o.maxEndpointsPerSlice,
+      this.topology,
     );
     if (goneUID !== undefined) writes.delete.push(...existing);
     const ops: StoreOp[] = [];
