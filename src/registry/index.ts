@@ -48,3 +48,20 @@ export {
 } from './service-info';
 export { endpointEqual, endpointKey, endpointsByServicePort, portProtocolKey } from './slice-endpoints';
 export * from './store';
+export {
+  allocateZoneHints,
+  givingAndReceivingZones,
+  removeZoneHints,
+  TOPOLOGY_HINTS_MESSAGES,
+  TOPOLOGY_OVERLOAD_THRESHOLD,
+  TopologyCache,
+  type TopologyEvent,
+  topologyHintsEnabled,
+  type ZoneAllocation,
+  type ZoneAllocationResult,
+  type ZoneHintOutcome,
+  type ZoneHintSlices,
+  type ZoneRatios,
+  zoneAllocations,
+  zoneCPURatios,
+} from './topology-cache';
