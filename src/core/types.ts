@@ -215,6 +215,9 @@ export interface Node extends TypeMeta {
   status?: {
     addresses?: { type: string; address: string }[];
     conditions?: { type: string; status: string }[];
+    /** Resource quantities (`cpu: "3800m"`, `memory: …`); the topology cache reads `cpu`. */
+    allocatable?: Record<string, string | number>;
+    capacity?: Record<string, string | number>;
   };
 }
 

@@ -120,9 +120,7 @@ export function isNodeReady(node: Node): boolean {
 
 /** The node's `status.allocatable.cpu` in millicores (0 when absent). */
 export function nodeAllocatableMilliCPU(node: Node): number {
-  // The Node type leaves allocatable out; real manifests carry it, so read it loosely.
-  const status = node.status as { allocatable?: Record<string, string | number> } | undefined;
-  return milliValue(status?.allocatable?.cpu);
+  return milliValue(node.status?.allocatable?.cpu);
 }
 
 function hasExcludedLabel(node: Node): boolean {
