@@ -26,7 +26,12 @@ function captureContext(): { ctx: CliContext; stderr: () => string } {
   let err = '';
   const ctx = new CliContext({
     stdout: { write: () => true },
-    stderr: { write: (s: string) => ((err += s), true) },
+    stderr: {
+      write: (s: string) => {
+        err += s;
+        return true;
+      },
+    },
     readStdin: async () => '',
     now: () => new Date(0),
   });
