@@ -35,7 +35,10 @@ const ZONE_LABEL = 'topology.kubernetes.io/zone';
 
 /** Options of {@link EndpointsSync}. */
 export interface EndpointsSyncOptions {
-  /** False: nothing is ever queued (another registry on the same store runs the controller). */
+  /**
+   * False: nothing is queued (another registry on the same store runs the controller) until
+   * {@link EndpointsSync.resume} is called.
+   */
   readonly enabled: boolean;
   readonly store: Store;
   readonly keys: KeyLayout;
@@ -68,8 +71,49 @@ export class EndpointsSync {
   private readonly topology = new TopologyCache();
   /** Nodes changed in a way the topology cache cares about since it last read them. */
   private nodesChanged = true;
+  /** Whether the loop runs: the `enabled` option, then switched by leadership. */
+  private active: boolean;
 
-  constructor(private readonly o: EndpointsSyncOptions) {}
+  constructor(private readonly o: EndpointsSyncOptions) {
+    this.active = o.enabled;
+  }
+
+  /**
+   * Stops the loop at once (leadership lost): queued work is dropped and no new sync starts;
+   * a commit already sent completes (it is compare-and-swap, so it cannot clobber a newer write).
+   */
+  pause(): void {
+    this.active = false;
+    this.queue.clear();
+    this.retries.clear();
+    this.deletedOwners.clear();
+  }
+
+  /**
+   * Starts the loop (leadership gained) with a full resync: every cached service, plus the
+   * managed slices whose service is gone (a previous leader may have stopped before collecting
+   * them). The cache should have caught up with the store first.
+   */
+  resume(): void {
+    if (this.o.isClosed()) return;
+    this.active = true;
+    this.nodesChanged = true;
+    const services = this.o.cache.kind('Service');
+    for (const e of this.o.cache.kind('EndpointSlice').values()) {
+      const s = e.object as EndpointSlice;
+      const svcKey = sliceServiceKey(s);
+      if (!isManaged(s) || svcKey === undefined || services.has(svcKey)) continue;
+      const owner = s.metadata.ownerReferences?.find((r) => r.kind === 'Service' && r.uid);
+      if (owner && !this.deletedOwners.has(svcKey)) this.deletedOwners.set(svcKey, owner.uid);
+      this.enqueue(svcKey);
+    }
+    this.enqueueAll();
+  }
+
+  /** Resolves when no sync is running (the work in flight when leadership was lost is done). */
+  drained(): Promise<void> {
+    return (this.draining ?? Promise.resolve()).catch(() => {});
+  }
 
   /** True while work is queued, draining or being written. */
   busy(): boolean {
@@ -78,7 +122,7 @@ export class EndpointsSync {
 
   /** Queues every cached service (after the initial list). */
   enqueueAll(): void {
-    if (this.o.enabled) for (const k of this.o.cache.kind('Service').keys()) this.enqueue(k);
+    if (this.active) for (const k of this.o.cache.kind('Service').keys()) this.enqueue(k);
   }
 
   /** Queues the services one cache change may affect; indexes must already reflect it. */
@@ -87,8 +131,10 @@ export class EndpointsSync {
       case 'Service': {
         const old = prev as Service | undefined;
         // Deleting a service deletes the slices it owns (the garbage collector's job upstream).
-        if (!next && old?.metadata.uid) this.deletedOwners.set(key, old.metadata.uid);
-        else this.deletedOwners.delete(key);
+        if (!next && old?.metadata.uid) {
+          // While inactive, the leader collects; a resync on gaining leadership finds orphans.
+          if (this.active) this.deletedOwners.set(key, old.metadata.uid);
+        } else this.deletedOwners.delete(key);
         this.enqueue(key);
         break;
       }
@@ -96,7 +142,7 @@ export class EndpointsSync {
         const pod = next as Pod | undefined;
         const old = prev as Pod | undefined;
         const ns = (pod ?? old)?.metadata.namespace ?? 'default';
-        if (this.o.enabled && this.o.indexes.hasSelectors(ns)) {
+        if (this.active && this.o.indexes.hasSelectors(ns)) {
           if (old)
             for (const s of this.o.indexes.servicesSelecting(ns, old.metadata.labels ?? {})) this.enqueue(s);
           if (pod)
@@ -154,7 +200,7 @@ export class EndpointsSync {
   }
 
   private enqueue(serviceKey: string): void {
-    if (!this.o.enabled || this.o.isClosed()) return;
+    if (!this.active || this.o.isClosed()) return;
     this.queue.add(serviceKey);
     if (!this.draining) this.draining = this.drain();
   }
@@ -162,7 +208,7 @@ export class EndpointsSync {
   /** Marks the nodes as changed; the next drain turn refreshes the topology cache once for all of them. */
   private topologyChanged(): void {
     this.nodesChanged = true;
-    if (!this.o.enabled || this.o.isClosed()) return;
+    if (!this.active || this.o.isClosed()) return;
     if (!this.draining) this.draining = this.drain();
   }
 
@@ -179,7 +225,7 @@ export class EndpointsSync {
   private async drain(): Promise<void> {
     await Promise.resolve();
     try {
-      while ((this.queue.size || this.nodesChanged) && !this.o.isClosed()) {
+      while ((this.queue.size || this.nodesChanged) && this.active && !this.o.isClosed()) {
         this.refreshTopology();
         const keys = [...this.queue];
         this.queue.clear();
@@ -188,6 +234,8 @@ export class EndpointsSync {
     } finally {
       this.draining = undefined;
       this.retries.clear();
+      // Retries queued by syncs that were in flight when the loop was paused.
+      if (!this.active) this.queue.clear();
       this.o.idle();
     }
   }

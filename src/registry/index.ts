@@ -28,6 +28,21 @@ export {
   type Reservation,
   type ReservationType,
 } from './keys';
+export {
+  DEFAULT_LEASE_DURATION_MS,
+  DEFAULT_LEASE_NAME,
+  DEFAULT_LEASE_NAMESPACE,
+  DEFAULT_RENEW_DEADLINE_MS,
+  DEFAULT_RETRY_PERIOD_MS,
+  LEADER_ELECTION_JITTER_FACTOR,
+  type LeaderElectionTiming,
+  LeaderElector,
+  type LeaderElectorCloseOptions,
+  type LeaderElectorEvents,
+  type LeaderElectorOptions,
+  type Lease,
+  type LeaseSpec,
+} from './leader-election';
 export { DEFAULT_HISTORY_REVISIONS, MemoryStore, type MemoryStoreOptions } from './memory-store';
 export {
   type ApplyResult,
@@ -38,6 +53,7 @@ export {
   type ObjectEvent,
   Registry,
   type RegistryEvents,
+  type RegistryLeaderElection,
   type RegistryOptions,
 } from './registry';
 export type { AllocationMode } from './service-allocation';

@@ -23,6 +23,12 @@ import { Selector } from '../selector';
 import { DEFAULT_MAX_ENDPOINTS_PER_SLICE } from './endpoints-controller';
 import { EndpointsSync } from './endpoints-sync';
 import { CLUSTER_SCOPED_KINDS, KeyLayout, type Reservation } from './keys';
+import {
+  DEFAULT_LEASE_NAME,
+  DEFAULT_LEASE_NAMESPACE,
+  type LeaderElectionTiming,
+  LeaderElector,
+} from './leader-election';
 import { LocalAllocators } from './local-allocators';
 import { MemoryStore } from './memory-store';
 import { ObjectCache } from './object-cache';
@@ -64,6 +70,24 @@ export interface RegistryOptions {
   readonly nodePodCIDRs?: Readonly<Record<string, string | readonly string[]>>;
   /** Endpoints per EndpointSlice (default 100, kube-controller-manager's default). */
   readonly maxEndpointsPerSlice?: number;
+  /**
+   * Run the controllers only while this registry holds a Lease in the store (as
+   * kube-controller-manager's `--leader-elect`), so that of several registries on one shared
+   * store exactly one reconciles at a time. Off by default (every registry with `runControllers`
+   * runs them). Ignored when `runControllers` is false.
+   */
+  readonly leaderElection?: RegistryLeaderElection;
+}
+
+/** Leader election of a registry's controllers (see {@link RegistryOptions.leaderElection}). */
+export interface RegistryLeaderElection extends LeaderElectionTiming {
+  /** This registry's identity among the candidates; default `<hostname>_<uuid>`. */
+  readonly identity?: string;
+  /**
+   * Name of the Lease (in namespace `kube-system`, stored at `<keyPrefix>/leases/kube-system/<name>`);
+   * default `svcroute-controller-manager`. Registries with different lease names elect separately.
+   */
+  readonly leaseName?: string;
 }
 
 /** Options of {@link Registry.delete}. */
@@ -132,6 +156,8 @@ export class Registry extends EventEmitter<RegistryEvents> implements SnapshotSo
   private readonly allocators: LocalAllocators;
   private readonly publisher: SnapshotPublisher;
   private readonly controller: EndpointsSync;
+  /** The controllers' leader election, when {@link RegistryOptions.leaderElection} is set. */
+  readonly leaderElector: LeaderElector | undefined;
   private readonly writes: WritePath;
   private readonly started: Promise<void>;
   private readonly ownsStore: boolean;
@@ -172,8 +198,10 @@ export class Registry extends EventEmitter<RegistryEvents> implements SnapshotSo
       revision: () => this.cache.revision,
       isClosed,
     });
+    const runControllers = options.runControllers ?? true;
+    const election = runControllers ? options.leaderElection : undefined;
     this.controller = new EndpointsSync({
-      enabled: options.runControllers ?? true,
+      enabled: runControllers && election === undefined,
       store: this.store,
       keys: this.keys,
       cache: this.cache,
@@ -185,6 +213,7 @@ export class Registry extends EventEmitter<RegistryEvents> implements SnapshotSo
       onError,
       idle: () => this.wakeIdle(),
     });
+    this.leaderElector = election && this.electorFor(election, clock, rng);
     const lbProvider = options.loadBalancerProvider;
     this.writes = new WritePath({
       store: this.store,
@@ -329,6 +358,8 @@ export class Registry extends EventEmitter<RegistryEvents> implements SnapshotSo
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Stop reconciling, let the writes in flight land, then hand the lease over at once.
+    await this.leaderElector?.close({ beforeRelease: () => this.controller.drained() });
     this.cache.close();
     this.writes.close();
     this.wakeIdle();
@@ -342,6 +373,41 @@ export class Registry extends EventEmitter<RegistryEvents> implements SnapshotSo
   private async start(): Promise<void> {
     await this.cache.start();
     this.controller.enqueueAll();
+    if (!this.closed) this.leaderElector?.start();
+  }
+
+  private electorFor(election: RegistryLeaderElection, clock: Clock, rng: Rng): LeaderElector {
+    const leaseName = election.leaseName ?? DEFAULT_LEASE_NAME;
+    const elector = new LeaderElector({
+      ...election,
+      store: this.store,
+      key: `${this.keys.prefix}/leases/${DEFAULT_LEASE_NAMESPACE}/${leaseName}`,
+      leaseName,
+      leaseNamespace: DEFAULT_LEASE_NAMESPACE,
+      clock,
+      rng,
+    });
+    elector.on('startedLeading', () => void this.lead(elector, clock));
+    elector.on('stoppedLeading', () => this.controller.pause());
+    return elector;
+  }
+
+  /**
+   * Leadership gained: catch up with the store first, so that the full resync sees every slice
+   * the previous leader wrote (and does not create them a second time), then run the loop.
+   */
+  private async lead(elector: LeaderElector, clock: Clock): Promise<void> {
+    for (;;) {
+      if (this.closed || !elector.isLeader()) return;
+      try {
+        await this.cache.waitForRevision(await this.store.revision());
+        break;
+      } catch (e) {
+        if (!this.closed) this.emit('error', e as Error);
+        await new Promise<void>((r) => clock.setTimeout(r, elector.retryPeriodMs));
+      }
+    }
+    if (!this.closed && elector.isLeader()) this.controller.resume();
   }
 
   /**
