@@ -10,7 +10,7 @@
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { endpointsOf, OPTIONS, snapshotOf } from './workload.mjs';
+import { endpointChange, OPTIONS, snapshotOf } from './workload.mjs';
 
 const SERVICES = 10_000;
 
@@ -30,17 +30,7 @@ function partial(lib, snap) {
   let prev = snap;
   const times = [];
   for (let k = 0; k < 21; k++) {
-    const ports = new Map(prev.ports);
-    const target = ports.get('ns42/svc42:http');
-    const changed = { info: target.info, endpoints: endpointsOf(42, k + 1) };
-    ports.set(target.info.key, changed);
-    const next = { ...prev, revision: prev.revision + 1, ports };
-    const update = {
-      previous: prev,
-      current: next,
-      changes: [{ key: target.info.key, previous: target, current: changed }],
-      changedServices: new Set(['ns42/svc42']),
-    };
+    const { next, update } = endpointChange(prev, k);
     globalThis.gc?.();
     const t0 = performance.now();
     renderer.note(update);

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { compareBuilds, minMedian } from './compare.mjs';
-import { ENDPOINTS_PER_SERVICE, endpointsOf, OPTIONS, snapshotOf } from './workload.mjs';
+import { ENDPOINTS_PER_SERVICE, endpointChange, endpointsOf, OPTIONS, snapshotOf } from './workload.mjs';
 
 const here = import.meta.dirname;
 const dist = resolve(process.env.SVCROUTE_DIST ?? join(here, '../../dist'));
@@ -63,17 +63,7 @@ const partialTimes = [];
 let partialLines = 0;
 let prev = big;
 for (let k = 0; k < 21; k++) {
-  const ports = new Map(prev.ports);
-  const target = ports.get('ns42/svc42:http');
-  const changed = { info: target.info, endpoints: endpointsOf(42, k + 1) };
-  ports.set(target.info.key, changed);
-  const next = { ...prev, revision: prev.revision + 1, ports };
-  const update = {
-    previous: prev,
-    current: next,
-    changes: [{ key: target.info.key, previous: target, current: changed }],
-    changedServices: new Set(['ns42/svc42']),
-  };
+  const { next, update } = endpointChange(prev, k);
   const t0 = performance.now();
   renderer.note(update);
   const out = renderer.render(next);

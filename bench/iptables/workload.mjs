@@ -57,3 +57,22 @@ export function snapshotOf(count) {
   }
   return { revision: 1, ports, services: new Map(), endpointSlices: new Map(), namespaces: new Set() };
 }
+
+/**
+ * The `k`-th one-endpoint change after `prev`: service 42's endpoints move to other addresses.
+ * Returns the next snapshot and the update naming that change, as the registry would send it.
+ */
+export function endpointChange(prev, k) {
+  const ports = new Map(prev.ports);
+  const target = ports.get('ns42/svc42:http');
+  const changed = { info: target.info, endpoints: endpointsOf(42, k + 1) };
+  ports.set(target.info.key, changed);
+  const next = { ...prev, revision: prev.revision + 1, ports };
+  const update = {
+    previous: prev,
+    current: next,
+    changes: [{ key: target.info.key, previous: target, current: changed }],
+    changedServices: new Set(['ns42/svc42']),
+  };
+  return { next, update };
+}
