@@ -32,6 +32,8 @@ import {
   KUBE_PROXY_FIREWALL,
   KUBE_SERVICES,
 } from './constants';
+import { kubeProxyChangedServices } from './family-changes';
+import type { IpFamily } from './ip';
 import type { IptablesRenderOptions } from './options';
 import type { IptablesRules } from './render';
 import { IptablesRenderer } from './renderer';
@@ -99,6 +101,7 @@ export class IptablesBackend extends EventEmitter<IptablesBackendEvents> impleme
   private readonly retryMs: number;
   private readonly wait: string[];
   private readonly binaries: { readonly iptables: string; readonly save: string; readonly restore: string };
+  private readonly family: IpFamily;
   private latest: RoutingSnapshot | undefined;
   private dirty = false;
   private lastAttemptAt = Number.NEGATIVE_INFINITY;
@@ -117,6 +120,7 @@ export class IptablesBackend extends EventEmitter<IptablesBackendEvents> impleme
     this.retryMs = options.retryIntervalMs ?? DEFAULT_SYNC_PERIOD_MS;
     this.wait = ['-w', String(options.lockWaitSeconds ?? 5)];
     const v6 = options.ipFamily === 'IPv6';
+    this.family = v6 ? 'IPv6' : 'IPv4';
     this.binaries = {
       iptables: v6 ? 'ip6tables' : 'iptables',
       save: v6 ? 'ip6tables-save' : 'iptables-save',
@@ -146,7 +150,8 @@ export class IptablesBackend extends EventEmitter<IptablesBackendEvents> impleme
    */
   sync(update: SnapshotUpdate): Promise<void> {
     if (this.closed) return Promise.reject(new Error('iptables backend is closed'));
-    this.renderer.note(update);
+    // Only the services kube-proxy's change trackers would report get their chains rewritten.
+    this.renderer.note(update, kubeProxyChangedServices(update, this.family));
     this.latest = update.current;
     this.dirty = true;
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));

@@ -12,6 +12,7 @@ export { IptablesApplyError, IptablesBackend } from './backend';
 export type { ServiceChainNames } from './chain-names';
 export { endpointChainName, hash16, isServiceChainName, serviceChainNames } from './chain-names';
 export * from './constants';
+export { kubeProxyChangedServices } from './family-changes';
 export type { IpFamily, ParsedCidr, ParsedIp } from './ip';
 export type { IptablesRenderOptions, ResolvedOptions } from './options';
 export { masqueradeMarkOf, resolveOptions } from './options';

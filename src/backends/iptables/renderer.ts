@@ -127,18 +127,21 @@ export class IptablesRenderer {
 
   /**
    * Records the changes of `update` for the next render (several updates can be folded into
-   * one render when applies are batched).
+   * one render when applies are batched). `rewrite` names the services whose own chains the next
+   * partial sync must write; by default every service the update names. Passing
+   * `kubeProxyChangedServices(update, family)` writes exactly what kube-proxy writes (it ignores,
+   * for instance, a Service's label changes and the other family's endpoints). A service left
+   * out must render the same rules as before, or the kernel keeps stale ones.
    */
-  note(update: SnapshotUpdate): void {
+  note(update: SnapshotUpdate, rewrite?: Iterable<string>): void {
     if (update.previous === undefined) this.needFullSync = true;
     if (update.previous !== (this.noted ?? this.synced)) this.notesChain = false;
     this.noted = update.current;
     this.generation++;
     for (const ch of update.changes) this.notedPorts.add(ch.key);
-    for (const s of changedServicesOf(update)) {
-      this.pendingChanged.set(s, this.generation);
-      this.notedServices.add(s);
-    }
+    const services = changedServicesOf(update);
+    for (const s of services) this.notedServices.add(s);
+    for (const s of rewrite ?? services) this.pendingChanged.set(s, this.generation);
   }
 
   /**
