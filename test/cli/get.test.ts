@@ -4,6 +4,7 @@ import { cli, FIXTURES } from './helpers';
 const DUMP = `${FIXTURES}/kubectl/cluster-dump.yaml`;
 const EDGE = `${FIXTURES}/manifests/edge.yaml`;
 const APP = `${FIXTURES}/manifests/app.yaml`;
+const EDGES = `${FIXTURES}/kubectl/printer-edges.yaml`;
 
 // Slice names come from generateName (random suffix upstream, seeded here): mask them.
 const maskSlices = (s: string) =>
@@ -149,7 +150,11 @@ describe('svcroute get -o json|yaml', () => {
     ).toBe(true);
     const list = JSON.parse(r.stdout);
     expect(list.items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual(['redis', 'web']);
-    expect(list.items[1].metadata.managedFields[0].fieldsV1['f:metadata']['f:labels']['.']).toEqual({});
+    // kubectl hides managedFields unless --show-managed-fields; the dump has them.
+    expect(list.items[1].metadata.managedFields).toBeUndefined();
+    expect(list.items[1].metadata.annotations).toHaveProperty([
+      'kubectl.kubernetes.io/last-applied-configuration',
+    ]);
     expect(list.items[1].metadata.creationTimestamp).toBe('2025-03-01T09:30:00Z');
   });
 
@@ -318,5 +323,115 @@ spec:
   it('leaves them out with --skip-unknown-kinds', async () => {
     const r = await cli(['get', 'svc', '-o', 'name', '--skip-unknown-kinds', '-f', '-'], { stdin: text });
     expect(r).toEqual({ code: 0, stdout: 'service/web\n', stderr: '' });
+  });
+});
+
+describe('svcroute get: kubectl printer details', () => {
+  it('lists in storage key order, truncates load balancer names and joins external IPs', async () => {
+    // "shop-dev/…" sorts before "shop/…": '-' comes before '/'.
+    const r = await cli(['get', 'svc', '-A', '-f', EDGES]);
+    expect(r).toEqual({
+      code: 0,
+      stdout: [
+        'NAMESPACE   NAME      TYPE           CLUSTER-IP    EXTERNAL-IP                   PORT(S)        AGE',
+        'shop-dev    catalog   LoadBalancer   10.96.20.21   catalog-dev.l...,192.0.2.10   80:30080/TCP   2y52d',
+        'shop        catalog   ClusterIP      10.96.20.20   <none>                        80/TCP         105s',
+        '',
+      ].join('\n'),
+      stderr: '',
+    });
+    const wide = await cli(['get', 'svc', '-A', '-o', 'wide', '-f', EDGES]);
+    expect(wide.stdout.split('\n')[1]).toBe(
+      'shop-dev    catalog   LoadBalancer   10.96.20.21   catalog-dev.lb.example.com,192.0.2.10   80:30080/TCP   2y52d   app=catalog',
+    );
+  });
+
+  it('prefixes names with the kind only when objects of several kinds are printed', async () => {
+    const onlyServices = await cli(['get', 'svc,pods', '-n', 'shop-dev', '-f', EDGES]);
+    expect(onlyServices.stdout.split('\n')[1]).toMatch(/^catalog {3}LoadBalancer/);
+    const both = await cli(['get', 'svc,endpointslices', '-n', 'shop', '-f', EDGES]);
+    const [services, slices] = both.stdout.split('\n\n');
+    expect(services?.split('\n')[1]).toMatch(/^service\/catalog {3}ClusterIP/);
+    expect(slices).toMatch(
+      /^NAME {3,}ADDRESSTYPE {3}PORTS {3}ENDPOINTS {3,}AGE\nendpointslice\.discovery\.k8s\.io\/catalog-/,
+    );
+  });
+
+  it('cuts a cell at a line break and shows podIP when podIPs disagrees', async () => {
+    const r = await cli(['get', 'po', '-n', 'shop', '-o', 'wide', '-f', EDGES]);
+    expect(r.stdout).toBe(
+      [
+        'NAME        READY   STATUS   RESTARTS   AGE   IP            NODE     NOMINATED NODE   READINESS GATES',
+        'catalog-0   0/1     Bad...   0          90m   10.244.1.30   node-a   <none>           <none>',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('prints YAML as go-yaml does: folded long strings, quoted indicators', async () => {
+    const r = await cli(['get', 'svc', 'catalog', '-n', 'shop', '-o', 'yaml', '-f', EDGES]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^apiVersion: v1\nkind: Service\nmetadata:\n {2}annotations:\n {4}example\.com\/description: Internal catalogue API used by the storefront and the\n {6}nightly export jobs; owned by the catalogue team\n {4}example\.com\/owner: '\*'\n {2}creationTimestamp: "2025-03-02T09:58:15Z"\n/,
+    );
+  });
+
+  it('prints only the error when the one object asked for is missing', async () => {
+    for (const output of ['json', 'yaml', 'name']) {
+      expect(await cli(['get', 'svc', 'nope', '-n', 'shop', '-o', output, '-f', EDGES])).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: 'Error from server (NotFound): services "nope" not found\n',
+      });
+    }
+    // With several names the List of those found is printed before the error.
+    const some = await cli(['get', 'svc', 'catalog', 'nope', '-n', 'shop', '-o', 'json', '-f', EDGES]);
+    expect(some.code).toBe(1);
+    expect(JSON.parse(some.stdout).items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual(
+      ['catalog'],
+    );
+  });
+
+  it('refuses the combinations kubectl refuses, with its words', async () => {
+    const cases: [string[], string][] = [
+      [['get', 'svc,pods', 'catalog'], 'error: you must specify only one resource\n'],
+      [
+        ['get', 'svc', 'catalog', '-l', 'app=catalog'],
+        'error: name cannot be provided when a selector is specified\n',
+      ],
+      [
+        ['get', 'svc', 'catalog', '-A'],
+        'error: a resource cannot be retrieved by name across all namespaces\n',
+      ],
+      [['get', 'deployments'], 'error: the server doesn\'t have a resource type "deployments"\n'],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = await cli([...args, '-f', EDGES]);
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe(stderr);
+    }
+  });
+
+  it('keeps the order of the kinds and of the names asked for', async () => {
+    const kinds = await cli(['get', 'po,svc', '-n', 'shop', '-o', 'name', '-f', EDGES]);
+    expect(kinds.stdout).toBe('pod/catalog-0\nservice/catalog\n');
+    const names = await cli(['get', 'svc', 'web', 'redis', '-n', 'shop', '-o', 'name', '-f', DUMP]);
+    expect(names.stdout).toBe('service/web\nservice/redis\n');
+  });
+
+  it('takes TYPE/NAME arguments, printing in the order given', async () => {
+    const named = await cli(['get', 'svc/catalog', 'po/catalog-0', '-n', 'shop', '-o', 'name', '-f', EDGES]);
+    expect(named).toEqual({ code: 0, stdout: 'service/catalog\npod/catalog-0\n', stderr: '' });
+    const table = await cli(['get', 'svc/catalog', 'po/catalog-0', '-n', 'shop', '-f', EDGES]);
+    const [services, pods] = table.stdout.split('\n\n');
+    expect(services?.split('\n')[1]).toMatch(/^service\/catalog {3}ClusterIP/);
+    expect(pods?.split('\n')[1]).toMatch(/^pod\/catalog-0 {3}0\/1/);
+    const one = await cli(['get', 'svc/catalog', '-n', 'shop', '-o', 'json', '-f', EDGES]);
+    expect(JSON.parse(one.stdout).kind).toBe('Service');
+    const mixed = await cli(['get', 'svc', 'po/catalog-0', '-n', 'shop', '-f', EDGES]);
+    expect(mixed.stderr).toMatch(
+      /^error: there is no need to specify a resource type as a separate argument/,
+    );
   });
 });

@@ -1,12 +1,11 @@
 /**
- * `-o json` and `-o yaml` as kubectl prints them: keys sorted (kubectl prints unstructured maps),
- * JSON indented by 4 spaces with Go's HTML-safe escaping, YAML in go-yaml's block style with
- * sequences flush under their key. Several objects are wrapped in a `List`.
+ * `-o json` and `-o yaml` as kubectl prints them: JSON with keys in byte order (kubectl prints
+ * unstructured maps), indented by 4 spaces with Go's HTML-safe escaping; YAML as go-yaml v2
+ * marshals the same data (see {@link kubectlYaml}). Several objects are wrapped in a `List`.
  */
 
-import { stringify } from 'yaml';
 import type { KubeObject } from '../../core/types';
-import { GO_YAML_PRINT_OPTIONS } from '../../manifest/yaml-schema';
+import { kubectlYaml } from './go-yaml';
 
 /** The `List` kubectl prints for `get -o json|yaml` of a collection. */
 export interface ListEnvelope {
@@ -55,13 +54,10 @@ export function printJSON(value: unknown): string {
   return `${text.replace(/[<>&\u2028\u2029]/g, (c) => GO_JSON_ESCAPES[c] ?? c)}\n`;
 }
 
-/** `kubectl -o yaml`: sorted keys, 2-space indent, sequences not indented, YAML 1.1 quoting. */
+/**
+ * `kubectl -o yaml`: go-yaml v2's output for the JSON form of `value` (its own key order, 2-space
+ * indent, sequences not indented, YAML 1.1 quoting, literal blocks, folding at 80 columns).
+ */
 export function printYAML(value: unknown): string {
-  return stringify(sortKeysDeep(value), {
-    ...GO_YAML_PRINT_OPTIONS,
-    indentSeq: false,
-    lineWidth: 0,
-    minContentWidth: 0,
-    aliasDuplicateObjects: false,
-  });
+  return kubectlYaml(value);
 }

@@ -97,12 +97,27 @@ export function printTable(kind: TableKind, objects: readonly KubeObject[], opts
     const { cells, wide } = cols.row(o as never, opts);
     if (opts.withKind) cells[0] = `${RESOURCE_PREFIX[kind]}/${cells[0]}`;
     rows.push([
+      // The NAMESPACE cell is written as it is; only the printer's own cells are sanitised.
       ...(opts.withNamespace ? [o.metadata.namespace ?? ''] : []),
-      ...cells,
-      ...(opts.wide ? wide : []),
+      ...[...cells, ...(opts.wide ? wide : [])].map(terminalSafeCell),
     ]);
   }
   return alignColumns(rows);
+}
+
+// Characters at which kubectl cuts a cell ('\f' too: the tabwriter takes it for a line break).
+const CELL_BREAK = /[\f\n\r]/;
+
+/**
+ * A cell as kubectl's table printer writes it: cut at the first line break (marked `...`), and
+ * escape characters a terminal would act on (ESC as `^[`, CR as `\r`).
+ */
+export function terminalSafeCell(cell: string): string {
+  const cut = cell.search(CELL_BREAK);
+  const text = cut >= 0 ? cell.slice(0, cut) : cell;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is exactly what is escaped.
+  const escaped = text.replace(/\x1b/g, '^[').replace(/\r/g, '\\r');
+  return cut >= 0 ? `${escaped}...` : escaped;
 }
 
 /** `labels.FormatLabels`: `k=v` pairs sorted by key, comma-joined; `<none>` when empty. */
@@ -167,7 +182,8 @@ function listWithMore(list: string[], count: number): string {
 
 function slicePorts(s: EndpointSlice): string {
   const ports = s.ports ?? [];
-  const list = ports.slice(0, LIST_MAX).map((p) => (p.port !== undefined ? String(p.port) : (p.name ?? '*')));
+  // A port without a number (all ports) shows its name, or `*` without one either.
+  const list = ports.slice(0, LIST_MAX).map((p) => (p.port != null ? String(p.port) : (p.name ?? '*')));
   return listWithMore(list, ports.length);
 }
 
@@ -332,8 +348,9 @@ function podRow(pod: Pod, opts: TableOptions): { cells: string[]; wide: string[]
     readinessGates = `${trueConditions}/${gates.length}`;
   }
   const wide = [
-    // The internal API keeps only podIPs; conversion from v1 fills it from podIP.
-    status.podIPs?.[0]?.ip || status.podIP || NONE,
+    // The printer reads the internal podIPs, which conversion from v1 fills with podIP whenever
+    // podIP is set (podIP wins when the two disagree).
+    status.podIP || status.podIPs?.[0]?.ip || NONE,
     spec.nodeName || NONE,
     status.nominatedNodeName || NONE,
     readinessGates,
