@@ -90,7 +90,31 @@ export function defaultPod(pod: Pod): Pod {
   if (s.enableServiceLinks === undefined) s.enableServiceLinks = DEFAULT_ENABLE_SERVICE_LINKS;
   if (s.terminationGracePeriodSeconds === undefined)
     s.terminationGracePeriodSeconds = DEFAULT_TERMINATION_GRACE_PERIOD_S;
+  if (out.status) {
+    const st = out.status;
+    const pod = reconcileIPPair(st.podIP, st.podIPs);
+    if (pod) [st.podIP, st.podIPs] = pod;
+    const host = reconcileIPPair(st.hostIP, st.hostIPs);
+    if (host) [st.hostIP, st.hostIPs] = host;
+  }
   return out;
+}
+
+/**
+ * The API server stores a v1 Pod through its internal version, which keeps only the list: a
+ * singular `podIP` that disagrees with `podIPs[0]` wins and replaces the list (older clients write
+ * only the singular field), a singular field alone becomes a one-entry list, and the singular
+ * field read back is always the list's first entry. `hostIP`/`hostIPs` follow the same rule.
+ * Undefined when there is nothing to reconcile.
+ */
+function reconcileIPPair(
+  single: string | undefined,
+  list: { ip: string }[] | undefined,
+): [string, { ip: string }[]] | undefined {
+  const first = list?.[0]?.ip;
+  if (single && (first === undefined || first !== single)) return [single, [{ ip: single }]];
+  if (!single && first) return [first, list ?? []];
+  return undefined;
 }
 
 /**

@@ -262,7 +262,7 @@ export class Registry extends EventEmitter<RegistryEvents> implements SnapshotSo
     return this.cache.get(kind, namespace || 'default', name)?.object as ObjectOfKind<K> | undefined;
   }
 
-  /** Objects of a kind, sorted by namespace then name, optionally filtered. */
+  /** Objects of a kind in the API server's list order (by `namespace/name`), optionally filtered. */
   async list<K extends Kind>(kind: K, options: ListOptions = {}): Promise<ObjectOfKind<K>[]> {
     await this.started;
     const selector =
@@ -281,11 +281,10 @@ export class Registry extends EventEmitter<RegistryEvents> implements SnapshotSo
       if (selector && !selector.matches(o.metadata.labels ?? {})) continue;
       out.push(o);
     }
-    return out.sort(
-      (a, b) =>
-        cmp(a.metadata.namespace ?? '', b.metadata.namespace ?? '') ||
-        cmp(a.metadata.name ?? '', b.metadata.name ?? ''),
-    );
+    // The API server lists in storage-key order, `<namespace>/<name>` compared as bytes, so
+    // namespace `shop-dev` comes before `shop` ('-' sorts before '/'); names are ASCII.
+    const keyOf = (o: ObjectOfKind<K>) => `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
+    return out.sort((a, b) => cmp(keyOf(a), keyOf(b)));
   }
 
   /** The current routing snapshot (immutable). */

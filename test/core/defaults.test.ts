@@ -119,6 +119,29 @@ describe('defaultPod', () => {
     const d = defaultPod({ ...pod, spec: { ...pod.spec, hostNetwork: true } });
     expect(d.spec.containers[0]?.ports?.[0]?.hostPort).toBe(80);
   });
+  it('podIP and podIPs as the API server stores them (the singular field wins when they disagree)', () => {
+    const withStatus = (status: NonNullable<Pod['status']>) => defaultPod({ ...pod, status }).status;
+    expect(withStatus({ podIP: '10.0.0.1' })).toMatchObject({
+      podIP: '10.0.0.1',
+      podIPs: [{ ip: '10.0.0.1' }],
+    });
+    expect(withStatus({ podIPs: [{ ip: '10.0.0.1' }, { ip: 'fd00::1' }] })).toMatchObject({
+      podIP: '10.0.0.1',
+      podIPs: [{ ip: '10.0.0.1' }, { ip: 'fd00::1' }],
+    });
+    expect(
+      withStatus({ podIP: '10.0.0.1', podIPs: [{ ip: '10.0.0.1' }, { ip: 'fd00::1' }] })?.podIPs,
+    ).toHaveLength(2);
+    expect(withStatus({ podIP: '10.0.0.9', podIPs: [{ ip: '10.0.0.1' }, { ip: 'fd00::1' }] })).toMatchObject({
+      podIP: '10.0.0.9',
+      podIPs: [{ ip: '10.0.0.9' }],
+    });
+    expect(withStatus({ hostIP: '192.0.2.1' })).toMatchObject({
+      hostIP: '192.0.2.1',
+      hostIPs: [{ ip: '192.0.2.1' }],
+    });
+    expect(withStatus({ phase: 'Pending' })).toEqual({ phase: 'Pending' });
+  });
 });
 
 describe('defaultEndpointSlice', () => {

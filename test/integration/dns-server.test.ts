@@ -321,7 +321,7 @@ describe('DNS server over the wire', () => {
     expect(dnsPacket.decode(reply!).answers).toHaveLength(1);
   });
 
-  it('answers FORMERR for two questions and NOTIMP for other opcodes', () => {
+  it('answers FORMERR for two questions and NOTIMP for UPDATE', () => {
     const two = dnsPacket.encode({
       type: 'query',
       id: 7,
@@ -331,9 +331,9 @@ describe('DNS server over the wire', () => {
       ],
     });
     expect(rcodeOf(dnsPacket.decode(server.respond(two, 'udp')!))).toBe('FORMERR');
-    const notify = Buffer.from(query('cluster.local', 'SOA'));
-    notify[2] = (notify[2]! & 0x87) | (4 << 3);
-    expect(rcodeOf(dnsPacket.decode(server.respond(notify, 'udp')!))).toBe('NOTIMP');
+    const update = Buffer.from(query('cluster.local', 'SOA'));
+    update[2] = (update[2]! & 0x87) | (5 << 3);
+    expect(rcodeOf(dnsPacket.decode(server.respond(update, 'udp')!))).toBe('NOTIMP');
     const response = Buffer.from(query('cluster.local', 'SOA'));
     response[2] = response[2]! | 0x80;
     expect(server.respond(response, 'udp')).toBeUndefined();

@@ -7,10 +7,12 @@ import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import { promises as dnsPromises } from 'node:dns';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import { promisify } from 'node:util';
 import dnsPacket from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DnsResolver, DnsServer } from '../../src/backends/dns';
+import type { ForwardTransport } from '../../src/backends/dns/forwarder';
 import { encodeResponse } from '../../src/backends/dns/wire';
 import { state, svc } from '../backends/dns/fixtures';
 
@@ -29,12 +31,16 @@ const zoneState = () =>
     svc('my-ns', 'local', { clusterIP: '10.0.0.5', ports: [{ port: 80 }] }),
   ]);
 
-/** The fake upstream: what it was asked, and its answers per name. */
+/** The fake upstream (UDP and TCP on one port): what it was asked, and its answers per name. */
 const asked: string[] = [];
+const askedOverTcp: string[] = [];
+/** The OPT record of each UDP question (payload size and DO), or `none`. */
+const askedEdns: string[] = [];
 let upstream: dgram.Socket;
+let upstreamTcp: net.Server;
 let upstreamPort = 0;
 
-function upstreamAnswer(q: dnsPacket.DecodedPacket): Buffer | undefined {
+function upstreamAnswer(q: dnsPacket.DecodedPacket, tcp = false): Buffer | undefined {
   const question = q.questions![0]!;
   const base = { type: 'response' as const, id: q.id, questions: q.questions };
   switch (question.name.toLowerCase()) {
@@ -54,11 +60,14 @@ function upstreamAnswer(q: dnsPacket.DecodedPacket): Buffer | undefined {
           answers: [{ type: 'TXT', name: question.name, ttl: 60, data: ['hello'] }],
         });
       return dnsPacket.encode({ ...base, flags: 3 }); // NXDOMAIN
-    case 'trunc.example.test':
+    case 'trunc.example.test': // truncated over UDP, complete over TCP
       return dnsPacket.encode({
         ...base,
-        flags: dnsPacket.TRUNCATED_RESPONSE,
-        answers: [{ type: 'A', name: question.name, ttl: 60, data: '127.0.0.98' }],
+        flags: tcp ? 0 : dnsPacket.TRUNCATED_RESPONSE,
+        answers: [
+          { type: 'A', name: question.name, ttl: 60, data: '127.0.0.98' },
+          ...(tcp ? [{ type: 'A' as const, name: question.name, ttl: 60, data: '127.0.0.96' }] : []),
+        ],
       });
     case 'packed.example.test': // Compressed names (a pointer into the question), and a record type with a name in it
       // (MX) that cannot be relayed verbatim and is left out.
@@ -85,28 +94,71 @@ function upstreamAnswer(q: dnsPacket.DecodedPacket): Buffer | undefined {
 }
 
 beforeAll(async () => {
-  upstream = dgram.createSocket('udp4');
-  upstream.on('message', (m, r) => {
-    const q = dnsPacket.decode(m);
-    const question = q.questions?.[0];
-    if (!question) return;
-    asked.push(`${question.name} ${question.type}`);
-    const out = upstreamAnswer(q);
-    if (out) upstream.send(out, r.port, r.address);
+  upstreamTcp = net.createServer((socket) => {
+    let buf = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      while (buf.length >= 2 && buf.length >= buf.readUInt16BE(0) + 2) {
+        const q = dnsPacket.decode(buf.subarray(2, buf.readUInt16BE(0) + 2));
+        buf = buf.subarray(buf.readUInt16BE(0) + 2);
+        const question = q.questions?.[0];
+        if (!question) continue;
+        askedOverTcp.push(`${question.name} ${question.type}`);
+        const out = upstreamAnswer(q, true);
+        if (out) socket.write(Buffer.concat([Buffer.from([out.length >> 8, out.length & 0xff]), out]));
+      }
+    });
+    socket.on('error', () => socket.destroy());
   });
-  await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
-  upstreamPort = upstream.address().port;
+  // UDP and TCP on the same port: retry with a fresh port when TCP cannot have it.
+  for (let attempt = 0; attempt < 20; attempt++) {
+    upstream = dgram.createSocket('udp4');
+    upstream.on('message', onUpstreamUdp);
+    await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
+    upstreamPort = upstream.address().port;
+    const ok = await new Promise<boolean>((r) => {
+      upstreamTcp.once('error', () => r(false));
+      upstreamTcp.listen(upstreamPort, '127.0.0.1', () => r(true));
+    });
+    if (ok) return;
+    upstream.close();
+  }
+  throw new Error('no port free for both UDP and TCP');
 });
 
-afterAll(() => upstream?.close());
+function onUpstreamUdp(m: Buffer, r: dgram.RemoteInfo): void {
+  const q = dnsPacket.decode(m);
+  const question = q.questions?.[0];
+  if (!question) return;
+  asked.push(`${question.name} ${question.type}`);
+  const optRecord = q.additionals?.find((a) => a.type === 'OPT') as
+    | { udpPayloadSize: number; flags?: number }
+    | undefined;
+  askedEdns.push(
+    optRecord ? `${optRecord.udpPayloadSize}${(optRecord.flags ?? 0) & 0x8000 ? ' do' : ''}` : 'none',
+  );
+  const out = upstreamAnswer(q);
+  if (out) upstream.send(out, r.port, r.address);
+}
+
+afterAll(() => {
+  upstream?.close();
+  upstreamTcp?.close();
+});
 
 async function withServer<T>(
   upstreams: string[],
   body: (server: DnsServer, port: number) => Promise<T>,
+  forwardTransport: ForwardTransport = 'client',
 ): Promise<T> {
   const resolver = new DnsResolver();
   resolver.update(zoneState());
-  const server = new DnsServer(resolver, { listen: '127.0.0.1:0', upstreams, forwardTimeoutMs: 300 });
+  const server = new DnsServer(resolver, {
+    listen: '127.0.0.1:0',
+    upstreams,
+    forwardTimeoutMs: 300,
+    forwardTransport,
+  });
   const { port } = await server.start();
   try {
     return await body(server, port);
@@ -163,6 +215,26 @@ describe('ExternalName with upstreams: the target is resolved and appended', () 
     });
   });
 
+  it('asks with the EDNS of the client, as CoreDNS runs a copy of the query through itself', async () => {
+    await withServer([`127.0.0.1:${upstreamPort}`], async (_s, port) => {
+      askedEdns.length = 0;
+      await ask(port, query('ext.my-ns.svc.cluster.local', 'A'));
+      const withDo = dnsPacket.encode({
+        type: 'query',
+        id: 78,
+        flags: dnsPacket.RECURSION_DESIRED,
+        questions: [{ type: 'A', name: 'ext.my-ns.svc.cluster.local' }],
+        additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4000, flags: dnsPacket.DNSSEC_OK } as never],
+      });
+      const reply = await ask(port, withDo);
+      expect(askedEdns).toEqual(['none', '4000 do']);
+      const optRecord = reply.additionals?.find((a) => a.type === 'OPT') as
+        | { udpPayloadSize: number }
+        | undefined;
+      expect(optRecord?.udpPayloadSize).toBe(4000);
+    });
+  });
+
   it('follows an in-zone ExternalName chain to the out-of-zone target', async () => {
     await withServer([`127.0.0.1:${upstreamPort}`], async (_s, port) => {
       const a = await ask(port, query('chain.my-ns.svc.cluster.local', 'A'));
@@ -193,7 +265,7 @@ describe('ExternalName with upstreams: the target is resolved and appended', () 
     });
   });
 
-  it('sets TC over UDP when the upstream answer was truncated, not over TCP', async () => {
+  it('asks over the transport of the client: TC over UDP from a truncated answer, all of it over TCP', async () => {
     await withServer([`127.0.0.1:${upstreamPort}`], async (_s, port) => {
       const udp = await ask(port, query('trunc.my-ns.svc.cluster.local', 'A'));
       expect(udp.flag_tc).toBe(true);
@@ -214,6 +286,8 @@ describe('ExternalName with upstreams: the target is resolved and appended', () 
       ]);
       expect(stdout).toMatch(/flags: qr aa rd;/);
       expect(stdout).toMatch(/trunc\.example\.test\.\s+60\s+IN\s+A\s+127\.0\.0\.98/);
+      expect(stdout).toMatch(/trunc\.example\.test\.\s+60\s+IN\s+A\s+127\.0\.0\.96/);
+      expect(askedOverTcp).toContain('trunc.example.test A');
     });
   });
 

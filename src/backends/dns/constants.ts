@@ -57,5 +57,17 @@ export const RCode = {
   REFUSED: 5,
 } as const;
 
+/** Header opcodes (RFC 1035, 1996, 2136). */
+export const Opcode = {
+  QUERY: 0,
+  IQUERY: 1,
+  STATUS: 2,
+  NOTIFY: 4,
+  UPDATE: 5,
+} as const;
+
+/** Extended rcode BADVERS (RFC 6891): the low 4 bits (0) in the header, the rest (1) in the OPT. */
+export const RCODE_BADVERS = 16;
+
 /** CLASS IN. */
 export const CLASS_IN = 1;

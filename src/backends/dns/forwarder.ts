@@ -1,11 +1,27 @@
 /**
  * Relays queries for names outside the cluster zone to configured upstream servers, and only
- * to those (never an open resolver by accident). One UDP socket per address family; query IDs
- * are rewritten so concurrent clients cannot collide, and restored on the way back.
+ * to those (never an open resolver by accident). UDP goes through one socket per address
+ * family, with query IDs rewritten so concurrent clients cannot collide and restored on the way
+ * back; TCP uses one connection per query. Which transport is used follows CoreDNS's forward
+ * plugin: the client's own by default, or `prefer_udp` / `force_tcp`.
  */
 import dgram from 'node:dgram';
-import { isIP } from 'node:net';
+import net, { isIP } from 'node:net';
 import { DEFAULT_FORWARD_TIMEOUT_MS } from './constants';
+
+/**
+ * How queries travel upstream, as CoreDNS's forward plugin chooses: `client` (its default) uses
+ * the transport the query arrived on, so a truncated UDP answer goes back truncated and the
+ * client retries over TCP; `prefer_udp` always starts with UDP and retries a truncated answer
+ * over TCP; `force_tcp` always uses TCP.
+ */
+export type ForwardTransport = 'client' | 'prefer_udp' | 'force_tcp';
+
+/** The transport a query arrived on. */
+export type ClientTransport = 'udp' | 'tcp';
+
+/** Header flag TC (truncated), in the second 16-bit word. */
+const TC_BIT = 0x0200;
 
 /** An upstream server address. */
 export interface Upstream {
@@ -34,27 +50,39 @@ interface Pending {
   readonly clientId: number;
   readonly query: Buffer;
   readonly reply: (response: Buffer | undefined) => void;
+  /** The transport the first try with each upstream uses. */
+  readonly start: ClientTransport;
+  /** The transport of the try in flight. */
+  transport: ClientTransport;
   attempt: number;
   upstream: Upstream;
   timer: NodeJS.Timeout;
+  /** The connection of a TCP try in flight. */
+  tcp: net.Socket | undefined;
 }
 
-/** Forwards raw queries to upstreams in order, failing over on timeout. */
+/** Forwards raw queries to upstreams in order, failing over on timeout or connection error. */
 export class Forwarder {
   private readonly sockets = new Map<4 | 6, dgram.Socket>();
   private readonly pending = new Map<number, Pending>();
   private nextId = Math.floor(Math.random() * 0x10000);
 
+  /**
+   * @param timeoutMs how long each upstream gets (a TCP retry after a truncated UDP answer
+   *   included) before the next one is tried.
+   */
   constructor(
     private readonly upstreams: readonly Upstream[],
     private readonly timeoutMs: number = DEFAULT_FORWARD_TIMEOUT_MS,
+    private readonly mode: ForwardTransport = 'client',
   ) {}
 
   /**
    * Sends `query` upstream; `reply` gets the upstream's response (with the client's ID) or
-   * undefined when every upstream timed out (the caller answers SERVFAIL).
+   * undefined when every upstream failed (the caller answers SERVFAIL). `via` is the transport
+   * the client used, which picks the upstream transport in `client` mode.
    */
-  forward(query: Buffer, reply: (response: Buffer | undefined) => void): void {
+  forward(query: Buffer, reply: (response: Buffer | undefined) => void, via: ClientTransport = 'udp'): void {
     const first = this.upstreams[0];
     if (!first || query.length < 12 || this.pending.size >= 0xffff) {
       reply(undefined);
@@ -62,13 +90,18 @@ export class Forwarder {
     }
     const id = this.allocateId();
     const copy = Buffer.from(query);
+    const start: ClientTransport =
+      this.mode === 'force_tcp' ? 'tcp' : this.mode === 'prefer_udp' ? 'udp' : via;
     const p: Pending = {
       clientId: copy.readUInt16BE(0),
       query: copy,
       reply,
+      start,
+      transport: start,
       attempt: 0,
       upstream: first,
       timer: setTimeout(() => this.retry(id), this.timeoutMs),
+      tcp: undefined,
     };
     this.pending.set(id, p);
     this.send(id, p);
@@ -96,12 +129,53 @@ export class Forwarder {
   private send(id: number, p: Pending): void {
     const out = Buffer.from(p.query);
     out.writeUInt16BE(id, 0);
-    this.socket(isIP(p.upstream.host) === 6 ? 6 : 4).send(out, p.upstream.port, p.upstream.host);
+    if (p.transport === 'tcp') this.sendTcp(id, p, out);
+    else this.socket(isIP(p.upstream.host) === 6 ? 6 : 4).send(out, p.upstream.port, p.upstream.host);
+  }
+
+  /** One connection per query: write the framed query, read one framed response, close. */
+  private sendTcp(id: number, p: Pending, query: Buffer): void {
+    const socket = net.connect({ host: p.upstream.host, port: p.upstream.port });
+    p.tcp = socket;
+    socket.setNoDelay(true);
+    const framed = Buffer.allocUnsafe(query.length + 2);
+    framed.writeUInt16BE(query.length, 0);
+    query.copy(framed, 2);
+    socket.write(framed);
+    let buf = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      if (buf.length < 2) return;
+      const len = buf.readUInt16BE(0);
+      if (buf.length < len + 2) return;
+      socket.destroy();
+      if (this.pending.get(id) !== p || p.tcp !== socket) return;
+      p.tcp = undefined;
+      const msg = buf.subarray(2, len + 2);
+      if (msg.length < 12 || msg.readUInt16BE(0) !== id) this.failFast(id, p);
+      else this.finish(id, p, msg);
+    });
+    // A refused or reset connection fails this upstream at once, as in CoreDNS (no waiting
+    // out the timeout); the next upstream is tried.
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      if (this.pending.get(id) === p && p.tcp === socket) {
+        p.tcp = undefined;
+        this.failFast(id, p);
+      }
+    });
+  }
+
+  private failFast(id: number, p: Pending): void {
+    clearTimeout(p.timer);
+    this.retry(id);
   }
 
   private retry(id: number): void {
     const p = this.pending.get(id);
     if (!p) return;
+    p.tcp?.destroy();
+    p.tcp = undefined;
     p.attempt++;
     const next = this.upstreams[p.attempt];
     if (!next) {
@@ -110,6 +184,7 @@ export class Forwarder {
       return;
     }
     p.upstream = next;
+    p.transport = p.start;
     p.timer = setTimeout(() => this.retry(id), this.timeoutMs);
     this.send(id, p);
   }
@@ -119,7 +194,19 @@ export class Forwarder {
     const id = msg.readUInt16BE(0);
     const p = this.pending.get(id);
     // Only the upstream we asked may answer (no spoofed replies from elsewhere).
-    if (!p || rinfo.port !== p.upstream.port || rinfo.address !== p.upstream.host) return;
+    if (!p) return;
+    if (p.transport !== 'udp' || rinfo.port !== p.upstream.port || rinfo.address !== p.upstream.host) return;
+    if (this.mode === 'prefer_udp' && (msg.readUInt16BE(2) & TC_BIT) !== 0) {
+      // CoreDNS's forward retries a truncated answer over TCP only with prefer_udp; the
+      // upstream's time budget keeps running.
+      p.transport = 'tcp';
+      this.send(id, p);
+      return;
+    }
+    this.finish(id, p, msg);
+  }
+
+  private finish(id: number, p: Pending, msg: Buffer): void {
     clearTimeout(p.timer);
     this.pending.delete(id);
     const out = Buffer.from(msg);
@@ -129,7 +216,11 @@ export class Forwarder {
 
   /** Drops pending queries and closes the sockets. */
   close(): void {
-    for (const p of this.pending.values()) clearTimeout(p.timer);
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.tcp?.destroy();
+      p.tcp = undefined;
+    }
     this.pending.clear();
     for (const s of this.sockets.values()) s.close();
     this.sockets.clear();

@@ -22,7 +22,7 @@ export {
   RCode,
   RRType,
 } from './constants';
-export { parseUpstream, type Upstream } from './forwarder';
+export { type ForwardTransport, parseUpstream, type Upstream } from './forwarder';
 export { addressFromReverse, endpointHostname, reverseName } from './names';
 export type {
   AddressRecord,

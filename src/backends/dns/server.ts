@@ -12,19 +12,23 @@ import {
   CLASS_IN,
   CLASSIC_UDP_MAX_BYTES,
   MAX_CACHED_RESPONSES,
+  Opcode,
+  RCODE_BADVERS,
   RCode,
   RRType,
   TCP_IDLE_TIMEOUT_MS,
 } from './constants';
-import { Forwarder, parseUpstream } from './forwarder';
+import { Forwarder, type ForwardTransport, parseUpstream } from './forwarder';
 import type { DnsAnswer } from './records';
 import type { DnsResolver } from './resolver';
 import {
+  adoptClientOpt,
   encodeError,
   encodeQuery,
-  encodeResponse,
+  encodeRejection,
   encodeTemplate,
   FLAG_CD,
+  FLAG_QR,
   FLAG_RD,
   FLAG_TC,
   OPT_RECORD_BYTES,
@@ -44,6 +48,11 @@ export interface DnsServerOptions {
   readonly upstreams?: readonly string[];
   /** Per-upstream timeout before failing over (default 2000 ms). */
   readonly forwardTimeoutMs?: number;
+  /**
+   * Transport towards the upstreams, as CoreDNS's forward plugin: `client` (default) the one
+   * the query came on, `prefer_udp` UDP with a TCP retry of truncated answers, `force_tcp`.
+   */
+  readonly forwardTransport?: ForwardTransport;
   /** Called with errors the server survived (socket errors); never throws into the server. */
   readonly onError?: (err: Error) => void;
 }
@@ -142,6 +151,7 @@ export class DnsServer {
     ednsSize: 0,
     ednsVersion: 0,
     dnssecOk: false,
+    ednsFlagsHigh: 0,
   };
   private bound: DnsServerAddress | undefined;
   /** Set by `produce` when it returns CHASE; taken by the caller at once. */
@@ -159,7 +169,9 @@ export class DnsServer {
           `upstream ${u.host}:${u.port} is this server's own listen address: forwarding to it would loop`,
         );
     }
-    this.forwarder = upstreams.length ? new Forwarder(upstreams, options.forwardTimeoutMs) : undefined;
+    this.forwarder = upstreams.length
+      ? new Forwarder(upstreams, options.forwardTimeoutMs, options.forwardTransport)
+      : undefined;
     this.onError = options.onError ?? (() => {});
   }
 
@@ -280,10 +292,14 @@ export class DnsServer {
     const reply = (out: Buffer) => this.udp?.send(out, port, address);
     if (n === CHASE) this.chase(this.takeChaseJob(), true, reply);
     else
-      this.forwarder?.forward(msg, (upstream) => {
-        const out = upstream ?? servfail(msg);
-        if (out) reply(out);
-      });
+      this.forwarder?.forward(
+        msg,
+        (upstream) => {
+          const out = upstream ? adoptClientOpt(upstream, msg) : servfail(msg);
+          if (out) reply(out);
+        },
+        'udp',
+      );
   }
 
   private takeChaseJob(): ChaseJob {
@@ -324,10 +340,14 @@ export class DnsServer {
         if (n > 0) write(scratch.subarray(0, n));
         else if (n === CHASE) this.chase(this.takeChaseJob(), false, write);
         else if (n === FORWARD)
-          this.forwarder?.forward(msg, (reply) => {
-            const out = reply ?? servfail(msg);
-            if (out) write(out);
-          });
+          this.forwarder?.forward(
+            msg,
+            (reply) => {
+              const out = reply ? adoptClientOpt(reply, msg) : servfail(msg);
+              if (out) write(out);
+            },
+            'tcp',
+          );
       }
     });
     socket.on('error', () => socket.destroy());
@@ -387,7 +407,14 @@ export class DnsServer {
     if (!target || !forwarder) return;
     let query: Buffer;
     try {
-      query = encodeQuery(target.name, target.type);
+      // CoreDNS looks the target up by running a copy of the client's query, question
+      // replaced, through itself: the client's EDNS (payload size, DO) goes along.
+      const q = job.query;
+      query = encodeQuery(
+        target.name,
+        target.type,
+        q.edns ? { udpSize: q.ednsSize, flagsHigh: q.ednsFlagsHigh } : null,
+      );
     } catch (err) {
       // A target the wire format cannot carry cannot be asked about: the CNAME alone, then.
       this.onError(err as Error);
@@ -396,23 +423,27 @@ export class DnsServer {
       send(out.subarray(0, patch(tpl, job.msg, job.query, job.limit, out, 0)));
       return;
     }
-    forwarder.forward(query, (reply) => {
-      const upstream = reply ? readUpstreamAnswers(reply, target.name, target.type) : undefined;
-      const out = Buffer.allocUnsafe(MAX_MESSAGE_BYTES + OPT_RECORD_BYTES);
-      let n: number;
-      try {
-        const answers = upstream ? [...job.answer.answers, ...upstream.records] : job.answer.answers;
-        const tpl = encodeTemplate(job.qname, job.qtype, job.qclass, { ...job.answer, answers });
-        n = patch(tpl, job.msg, job.query, job.limit, out, 0);
-      } catch (err) {
-        // Upstream names the wire format cannot carry: answer with the zone's own records.
-        this.onError(err as Error);
-        const tpl = encodeTemplate(job.qname, job.qtype, job.qclass, job.answer);
-        n = patch(tpl, job.msg, job.query, job.limit, out, 0);
-      }
-      if (udp && upstream?.truncated) out[2] = out[2]! | (FLAG_TC >> 8);
-      send(out.subarray(0, n));
-    });
+    forwarder.forward(
+      query,
+      (reply) => {
+        const upstream = reply ? readUpstreamAnswers(reply, target.name, target.type) : undefined;
+        const out = Buffer.allocUnsafe(MAX_MESSAGE_BYTES + OPT_RECORD_BYTES);
+        let n: number;
+        try {
+          const answers = upstream ? [...job.answer.answers, ...upstream.records] : job.answer.answers;
+          const tpl = encodeTemplate(job.qname, job.qtype, job.qclass, { ...job.answer, answers });
+          n = patch(tpl, job.msg, job.query, job.limit, out, 0);
+        } catch (err) {
+          // Upstream names the wire format cannot carry: answer with the zone's own records.
+          this.onError(err as Error);
+          const tpl = encodeTemplate(job.qname, job.qtype, job.qclass, job.answer);
+          n = patch(tpl, job.msg, job.query, job.limit, out, 0);
+        }
+        if (udp && upstream?.truncated) out[2] = out[2]! | (FLAG_TC >> 8);
+        send(out.subarray(0, n));
+      },
+      udp ? 'udp' : 'tcp',
+    );
   }
 
   private remember(hash: number, entry: CacheEntry): void {
@@ -440,55 +471,48 @@ export class DnsServer {
     return answer;
   }
 
-  /** Everything the fast path declined: decoded with dns-packet, never throwing. */
+  /**
+   * Everything the fast path declined: decoded with dns-packet, never throwing. The checks and
+   * their order are CoreDNS's: miekg/dns's accept function first (responses dropped, opcodes
+   * other than QUERY and NOTIFY NOTIMP, odd section counts FORMERR), then its parse (FORMERR),
+   * then CoreDNS's server (no question SERVFAIL, class other than IN REFUSED, EDNS version other
+   * than 0 BADVERS).
+   */
   private slowPath(msg: Buffer, limit: number, out: Buffer, pos: number): number {
-    if (msg.length < 12) return 0;
+    if (msg.length < 12) return DROP;
     const id = msg.readUInt16BE(0);
     const flags = msg.readUInt16BE(2);
-    if (flags & 0x8000) return 0; // a response: never answer those (no reflection loops)
+    if (flags & FLAG_QR) return DROP; // a response: never answer those (no reflection loops)
     const opcode = (flags >> 11) & 0xf;
-    if (opcode !== 0) return copyOut(encodeError(id, opcode, flags, RCode.NOTIMP), out, pos);
+    if (opcode !== Opcode.QUERY && opcode !== Opcode.NOTIFY)
+      return copyOut(encodeRejection(id, opcode, flags, RCode.NOTIMP), out, pos);
+    const qdcount = msg.readUInt16BE(4);
+    if (qdcount !== 1 || msg.readUInt16BE(6) > 1 || msg.readUInt16BE(8) > 1 || msg.readUInt16BE(10) > 2)
+      return copyOut(encodeRejection(id, Opcode.QUERY, flags, RCode.FORMERR), out, pos);
+    // SetReply keeps RD and CD only for QUERY; a NOTIFY reply carries its opcode and neither.
+    const replyFlags = (opcode << 11) | (opcode === Opcode.QUERY ? flags & (FLAG_RD | FLAG_CD) : 0);
+    // A bare header parses as a message without a question, which CoreDNS answers SERVFAIL.
+    if (msg.length === 12) return copyOut(encodeError(id, opcode, replyFlags, RCode.SERVFAIL), out, pos);
+    const parsedName = readQuestionName(msg, 12);
+    const questionBytes =
+      parsedName && parsedName.end + 4 <= msg.length ? msg.subarray(12, parsedName.end + 4) : undefined;
     let decoded: dnsPacket.Packet;
     try {
       decoded = dnsPacket.decode(msg);
     } catch {
-      return copyOut(encodeError(id, 0, flags, RCode.FORMERR), out, pos);
+      return copyOut(encodeRejection(id, Opcode.QUERY, flags, RCode.FORMERR, questionBytes), out, pos);
     }
-    const questions = decoded.questions ?? [];
-    const question = questions[0];
-    if (questions.length !== 1 || !question)
-      return copyOut(encodeError(id, 0, flags, RCode.FORMERR), out, pos);
     // Read the question from the bytes (dns-packet only vouched that the message parses).
-    const parsedName = readQuestionName(msg, 12);
-    if (!parsedName || parsedName.end + 4 > msg.length)
-      return copyOut(encodeError(id, 0, flags, RCode.FORMERR), out, pos);
+    if (!parsedName || !questionBytes)
+      return copyOut(encodeRejection(id, Opcode.QUERY, flags, RCode.FORMERR), out, pos);
     const qtype = msg.readUInt16BE(parsedName.end);
     const qclass = msg.readUInt16BE(parsedName.end + 2);
     const name = parsedName.labels.join('.');
     const opt = (decoded.additionals ?? []).find((r) => r.type === 'OPT') as
       | { udpPayloadSize?: number; ednsVersion?: number; flags?: number }
       | undefined;
-    let tpl: ResponseTemplate;
-    let answer: DnsAnswer | undefined;
-    if (opt && (opt.ednsVersion ?? 0) !== 0) {
-      // BADVERS (extended rcode 16 = upper bits 1 in the OPT record).
-      const n = copyOut(encodeResponse(name, qtype, qclass, emptyAnswer(RCode.NOERROR)), out, pos);
-      out.writeUInt16BE(id, pos);
-      out.writeUInt16BE(out.readUInt16BE(pos + 2) | (flags & (FLAG_RD | FLAG_CD)), pos + 2);
-      out.writeUInt16BE(1, pos + 10);
-      writeOpt(out, pos + n, Math.max(CLASSIC_UDP_MAX_BYTES, opt.udpPayloadSize ?? 0), 1, false);
-      return n + OPT_RECORD_BYTES;
-    }
-    if (qclass !== CLASS_IN || !/^[\x21-\x7e]*$/.test(name)) {
-      tpl = encodeTemplate(name.replace(/[^\x21-\x7e]/g, '-'), qtype, qclass, emptyAnswer(RCode.REFUSED));
-    } else {
-      answer = this.answerFor(name, qtype);
-      if (!answer) return FORWARD;
-      tpl = encodeTemplate(name, qtype, qclass, answer);
-    }
     const edns = opt !== undefined;
-    const size = edns ? Math.max(CLASSIC_UDP_MAX_BYTES, opt?.udpPayloadSize ?? 0) : CLASSIC_UDP_MAX_BYTES;
-    const fake: ParsedQuery = {
+    const fakeQuery = (tpl: ResponseTemplate): ParsedQuery => ({
       nameEnd: tpl.questionEnd - 4,
       qtype,
       qclass,
@@ -497,13 +521,41 @@ export class DnsServer {
       ednsSize: opt?.udpPayloadSize ?? 0,
       ednsVersion: 0,
       dnssecOk: ((opt?.flags ?? 0) & 0x8000) !== 0,
-    };
+      ednsFlagsHigh: ((opt?.flags ?? 0) >> 8) & 0xff,
+    });
     // The template's own lowercase question stands in for the query's bytes.
-    const header = Buffer.from(tpl.buf.subarray(0, tpl.questionEnd));
-    header.writeUInt16BE(id, 0);
-    header.writeUInt16BE(flags, 2);
-    const effectiveLimit = limit >= 0 ? limit : size;
-    if (answer?.chase && this.forwarder) {
+    const standIn = (tpl: ResponseTemplate): Buffer => {
+      const header = Buffer.from(tpl.buf.subarray(0, tpl.questionEnd));
+      header.writeUInt16BE(id, 0);
+      header.writeUInt16BE(replyFlags, 2);
+      return header;
+    };
+    const udpLimit = edns ? Math.max(CLASSIC_UDP_MAX_BYTES, opt?.udpPayloadSize ?? 0) : CLASSIC_UDP_MAX_BYTES;
+    const effectiveLimit = limit >= 0 ? limit : udpLimit;
+    if (qclass !== CLASS_IN || !/^[\x21-\x7e]*$/.test(name)) {
+      const tpl = encodeTemplate(
+        name.replace(/[^\x21-\x7e]/g, '-'),
+        qtype,
+        qclass,
+        emptyAnswer(RCode.REFUSED),
+      );
+      return patch(tpl, standIn(tpl), fakeQuery(tpl), effectiveLimit, out, pos);
+    }
+    if (opt && (opt.ednsVersion ?? 0) !== 0) {
+      // CoreDNS's BADVERS reply: the question echoed (since CoreDNS 1.10.1), nothing else but an
+      // OPT of version 0 with payload size 0, no flags and extended rcode 1 (16 >> 4); the
+      // header's rcode holds the low bits, 0. It is written as is, never truncated.
+      const n = copyOut(encodeError(id, opcode, replyFlags, RCode.NOERROR, questionBytes), out, pos);
+      out.writeUInt16BE(1, pos + 10);
+      writeOpt(out, pos + n, 0, RCODE_BADVERS >> 4, 0);
+      return n + OPT_RECORD_BYTES;
+    }
+    const answer = this.answerFor(name, qtype);
+    if (!answer) return FORWARD;
+    const tpl = encodeTemplate(name, qtype, qclass, answer);
+    const header = standIn(tpl);
+    const fake = fakeQuery(tpl);
+    if (answer.chase && this.forwarder) {
       this.chaseJob = { qname: name, qtype, qclass, answer, msg: header, query: fake, limit: effectiveLimit };
       return CHASE;
     }
@@ -541,7 +593,8 @@ function patch(
   tpl.copy(out, pos, 0, body);
   out[pos] = msg[0]!;
   out[pos + 1] = msg[1]!;
-  out[pos + 2] = out[pos + 2]! | (msg[2]! & (FLAG_RD >> 8)) | (truncated ? FLAG_TC >> 8 : 0);
+  // Opcode (0 on the fast path, NOTIFY's 4 from the slow path's stand-in header) and RD.
+  out[pos + 2] = out[pos + 2]! | (msg[2]! & (OPCODE_BITS | (FLAG_RD >> 8))) | (truncated ? FLAG_TC >> 8 : 0);
   out[pos + 3] = out[pos + 3]! | (msg[3]! & FLAG_CD);
   for (let i = 12; i < q.nameEnd; i++) out[pos + i] = msg[i]!;
   let arcount = t.additionalCount;
@@ -556,12 +609,18 @@ function patch(
   out[pos + 10] = arcount >> 8;
   out[pos + 11] = arcount & 0xff;
   if (!q.edns) return body;
-  // The OPT record echoes the requester's payload size, as CoreDNS's SizeAndDo does.
-  writeOpt(out, pos + body, q.ednsSize, 0, q.dnssecOk);
+  // The OPT record is the requester's own as CoreDNS's SizeAndDo reuses it: its payload size,
+  // version 0, the upper flag byte (DO and the Z bits next to it) kept, the lower one cleared,
+  // and no options (CoreDNS copies only options a plugin registered; none of its defaults do).
+  writeOpt(out, pos + body, q.ednsSize, 0, q.ednsFlagsHigh);
   return body + OPT_RECORD_BYTES;
 }
 
-function writeOpt(out: Buffer, at: number, udpSize: number, extRcode: number, dnssecOk: boolean): void {
+/** Opcode bits in the header's third byte. */
+const OPCODE_BITS = 0x78;
+
+/** Writes an OPT record without options; `flagsHigh` is the upper byte of its flags (DO = 0x80). */
+function writeOpt(out: Buffer, at: number, udpSize: number, extRcode: number, flagsHigh: number): void {
   out[at] = 0;
   out[at + 1] = 0;
   out[at + 2] = RRType.OPT;
@@ -569,7 +628,7 @@ function writeOpt(out: Buffer, at: number, udpSize: number, extRcode: number, dn
   out[at + 4] = udpSize & 0xff;
   out[at + 5] = extRcode;
   out[at + 6] = 0;
-  out[at + 7] = dnssecOk ? 0x80 : 0;
+  out[at + 7] = flagsHigh;
   out[at + 8] = 0;
   out[at + 9] = 0;
   out[at + 10] = 0;
@@ -600,7 +659,33 @@ function emptyAnswer(rcode: number): DnsAnswer {
   };
 }
 
+/**
+ * The reply when every upstream failed: CoreDNS's SERVFAIL, the question echoed (case kept),
+ * RD/CD copied and the client's OPT record reused. A header alone for queries the fast path
+ * cannot read.
+ */
 function servfail(query: Buffer): Buffer | undefined {
   if (query.length < 12) return undefined;
+  const q: ParsedQuery = {
+    nameEnd: 0,
+    qtype: 0,
+    qclass: 0,
+    hash: 0,
+    edns: false,
+    ednsSize: 0,
+    ednsVersion: 0,
+    dnssecOk: false,
+    ednsFlagsHigh: 0,
+  };
+  const labels = parseQuery(query, q) ? readQuestionName(query, 12) : undefined;
+  if (labels) {
+    try {
+      const tpl = encodeTemplate(labels.labels.join('.'), q.qtype, q.qclass, emptyAnswer(RCode.SERVFAIL));
+      const out = Buffer.allocUnsafe(tpl.buf.length + OPT_RECORD_BYTES);
+      return out.subarray(0, patch(tpl, query, q, MAX_MESSAGE_BYTES, out, 0));
+    } catch {
+      // A name the encoder refuses: the header alone, below.
+    }
+  }
   return encodeError(query.readUInt16BE(0), 0, query.readUInt16BE(2), RCode.SERVFAIL);
 }

@@ -32,6 +32,8 @@ export interface ParsedQuery {
   ednsVersion: number;
   /** The DO bit of the query's OPT record. */
   dnssecOk: boolean;
+  /** The upper byte of the OPT record's flags (DO and seven Z bits), echoed in the reply. */
+  ednsFlagsHigh: number;
 }
 
 /**
@@ -88,6 +90,7 @@ export function parseQuery(msg: Uint8Array, out: ParsedQuery): boolean {
   out.ednsSize = 0;
   out.ednsVersion = 0;
   out.dnssecOk = false;
+  out.ednsFlagsHigh = 0;
   if (arcount === 0) return qend === len;
   // OPT: root name, type 41, class = UDP size, TTL = ext-rcode|version|flags, RDLENGTH + options.
   if (qend + OPT_RECORD_BYTES > len) return false;
@@ -98,6 +101,7 @@ export function parseQuery(msg: Uint8Array, out: ParsedQuery): boolean {
   out.ednsSize = (msg[qend + 3]! << 8) | msg[qend + 4]!;
   out.ednsVersion = msg[qend + 6]!;
   out.dnssecOk = (msg[qend + 7]! & 0x80) !== 0;
+  out.ednsFlagsHigh = msg[qend + 7]!;
   return true;
 }
 
@@ -367,26 +371,63 @@ export function encodeError(
   return out;
 }
 
+/** Header bits miekg/dns keeps from the request when it rejects one (TC, RD, RA, AD, CD). */
+const REJECTION_KEPT_FLAGS = 0x0200 | FLAG_RD | 0x0080 | 0x0020 | FLAG_CD;
+
+/**
+ * The reply to a message rejected before it is looked at (CoreDNS leaves this to miekg/dns's
+ * server, which answers from the request's header): QR set, AA and Z cleared, the request's
+ * TC/RD/RA/AD/CD bits kept, the given opcode and rcode, every section empty except the question
+ * when one is given (a message that fails to parse after its question).
+ */
+export function encodeRejection(
+  id: number,
+  opcode: number,
+  flags: number,
+  rcode: number,
+  question?: Uint8Array,
+): Buffer {
+  const out = encodeError(id, opcode, 0, rcode, question);
+  out.writeUInt16BE(out.readUInt16BE(2) | (flags & REJECTION_KEPT_FLAGS), 2);
+  return out;
+}
+
 /** EDNS0 payload size of the queries the server itself sends upstream (the DNS Flag Day 2020 value). */
 export const UPSTREAM_EDNS_UDP_BYTES = 1232;
 
-/** A recursive (RD) query for one name with an EDNS0 OPT record; the ID is left 0. */
-export function encodeQuery(name: string, qtype: number): Buffer {
+/** The EDNS0 part of a query the server sends upstream. */
+export interface QueryEdns {
+  readonly udpSize: number;
+  /** Upper byte of the OPT flags (DO = 0x80). */
+  readonly flagsHigh: number;
+}
+
+/**
+ * A recursive (RD) query for one name, the ID left 0, with an OPT record as `edns` says (none
+ * for `null`; by default payload size {@link UPSTREAM_EDNS_UDP_BYTES}).
+ */
+export function encodeQuery(
+  name: string,
+  qtype: number,
+  edns: QueryEdns | null = { udpSize: UPSTREAM_EDNS_UDP_BYTES, flagsHigh: 0 },
+): Buffer {
   const w = new Writer();
   w.u16(0);
   w.u16(FLAG_RD);
   w.u16(1);
   w.u16(0);
   w.u16(0);
-  w.u16(1);
+  w.u16(edns ? 1 : 0);
   w.name(name, false);
   w.u16(qtype);
   w.u16(CLASS_IN);
-  w.u8(0);
-  w.u16(RRType.OPT);
-  w.u16(UPSTREAM_EDNS_UDP_BYTES);
-  w.u32(0);
-  w.u16(0);
+  if (edns) {
+    w.u8(0);
+    w.u16(RRType.OPT);
+    w.u16(edns.udpSize);
+    w.u32((edns.flagsHigh & 0xff) << 8);
+    w.u16(0);
+  }
   return Buffer.from(w.buf.subarray(0, w.len));
 }
 
@@ -501,4 +542,73 @@ export function readUpstreamAnswers(
     }
   }
   return { records, truncated: (msg[2]! & (FLAG_TC >> 8)) !== 0 };
+}
+
+/** Offset just past the (possibly compressed) name at `off`; undefined when it runs out. */
+function skipName(msg: Uint8Array, off: number): number | undefined {
+  for (;;) {
+    if (off >= msg.length) return undefined;
+    const l = msg[off]!;
+    if (l === 0) return off + 1;
+    if ((l & 0xc0) === 0xc0) return off + 2 <= msg.length ? off + 2 : undefined;
+    if (l > MAX_LABEL_BYTES) return undefined;
+    off += l + 1;
+  }
+}
+
+/**
+ * Offset of the OPT record in a message's additional section: -1 when there is none, undefined
+ * when the message is too malformed to walk.
+ */
+export function findOptRecord(msg: Uint8Array): number | undefined {
+  if (msg.length < 12) return undefined;
+  const count = (at: number) => (msg[at]! << 8) | msg[at + 1]!;
+  let off: number | undefined = 12;
+  for (let i = count(4); i > 0; i--) {
+    off = skipName(msg, off);
+    if (off === undefined || off + 4 > msg.length) return undefined;
+    off += 4;
+  }
+  const beforeAdditional = count(6) + count(8);
+  const total = beforeAdditional + count(10);
+  for (let i = 0; i < total; i++) {
+    const start: number = off;
+    off = skipName(msg, off);
+    if (off === undefined || off + 10 > msg.length) return undefined;
+    const type = (msg[off]! << 8) | msg[off + 1]!;
+    if (i >= beforeAdditional && type === RRType.OPT) return start;
+    off += 10 + count(off + 8);
+    if (off > msg.length) return undefined;
+  }
+  return -1;
+}
+
+/**
+ * An upstream's reply as CoreDNS's `SizeAndDo` leaves it for a client that sent an OPT record:
+ * the reply's own OPT keeps its options but gets the client's payload size, version 0, extended
+ * rcode and lower flag byte cleared, and the client's DO bit; a reply without OPT gets the
+ * client's (payload size and upper flag byte, no options). Replies to clients without EDNS, and
+ * anything that cannot be walked, pass unchanged.
+ */
+export function adoptClientOpt(reply: Buffer, query: Uint8Array): Buffer {
+  const q = findOptRecord(query);
+  if (q === undefined || q < 0 || q + OPT_RECORD_BYTES > query.length) return reply;
+  const r = findOptRecord(reply);
+  if (r === undefined) return reply;
+  const size = (query[q + 3]! << 8) | query[q + 4]!;
+  const flagsHigh = query[q + 7]!;
+  if (r >= 0) {
+    const out = Buffer.from(reply);
+    out.writeUInt16BE(size, r + 3);
+    out[r + 5] = 0;
+    out[r + 6] = 0;
+    out[r + 7] = out[r + 7]! | (flagsHigh & 0x80);
+    out[r + 8] = 0;
+    return out;
+  }
+  const out = Buffer.alloc(reply.length + OPT_RECORD_BYTES);
+  reply.copy(out);
+  out.writeUInt16BE(((reply[10]! << 8) | reply[11]!) + 1, 10);
+  out.set([0, 0, RRType.OPT, size >> 8, size & 0xff, 0, 0, flagsHigh, 0, 0, 0], reply.length);
+  return out;
 }

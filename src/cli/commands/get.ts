@@ -135,16 +135,6 @@ function presented(o: KubeObject, timestamped: ReadonlySet<string> | 'all', stru
 }
 
 /**
- * The API server lists in storage key order (`<namespace>/<name>` compared byte-wise), so that
- * namespace `shop-dev` comes before `shop` ('-' sorts before '/').
- */
-function byStorageKey(a: KubeObject, b: KubeObject): number {
-  const ka = `${a.metadata.namespace ?? ''}/${a.metadata.name ?? ''}`;
-  const kb = `${b.metadata.namespace ?? ''}/${b.metadata.name ?? ''}`;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
-}
-
-/**
  * kubectl hides `metadata.managedFields` in `-o json|yaml` unless `--show-managed-fields` is
  * given; svcroute has no such flag and always hides them.
  */
@@ -251,11 +241,11 @@ Examples:
         }
       } else {
         for (const kind of kinds) {
+          // In the API server's list order (storage key), as the registry lists.
           const objects: KubeObject[] = await registry.list(kind as Kind, {
             ...(namespace !== undefined ? { namespace } : {}),
             ...(selector ? { labelSelector: selector } : {}),
           });
-          objects.sort(byStorageKey);
           found.push({ kind, objects: objects.map((o) => presented(o, timestamped, structured)) });
         }
       }

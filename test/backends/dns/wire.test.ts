@@ -2,7 +2,14 @@ import dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DnsResolver, DnsServer } from '../../../src/backends/dns';
-import { type ParsedQuery, parseQuery, readName, readUpstreamAnswers } from '../../../src/backends/dns/wire';
+import {
+  adoptClientOpt,
+  findOptRecord,
+  type ParsedQuery,
+  parseQuery,
+  readName,
+  readUpstreamAnswers,
+} from '../../../src/backends/dns/wire';
 import { seedState, slice, state, svc } from './fixtures';
 
 const label = fc.stringMatching(/^[A-Za-z0-9_-]{1,12}$/);
@@ -48,6 +55,33 @@ describe('parseQuery', () => {
         expect(q.nameEnd).toBe(12 + name.length + 2);
         expect(q.qclass).toBe(1);
       }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('reads the OPT payload size, version and flag bytes of any OPT record (property)', () => {
+    fc.assert(
+      fc.property(
+        names,
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 0xffff }),
+        (name, size, version, flags) => {
+          const msg = dnsPacket.encode({
+            type: 'query',
+            id: 1,
+            questions: [{ name, type: 'A' }],
+            additionals: [{ type: 'OPT', name: '.', udpPayloadSize: size, flags } as never],
+          });
+          msg[msg.length - 5] = version; // dns-packet always writes version 0
+          const q = {} as ParsedQuery;
+          expect(parseQuery(msg, q)).toBe(true);
+          expect(q.ednsSize).toBe(size);
+          expect(q.ednsVersion).toBe(version);
+          expect(q.ednsFlagsHigh).toBe(flags >> 8);
+          expect(q.dnssecOk).toBe((flags & 0x8000) !== 0);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -178,5 +212,112 @@ describe('reading upstream names and answers', () => {
     expect(
       readUpstreamAnswers(response.subarray(0, response.length - 2), 'x.example.test', 1),
     ).toBeUndefined();
+  });
+});
+
+describe('adoptClientOpt (CoreDNS SizeAndDo on forwarded replies)', () => {
+  const optOf = (p: dnsPacket.DecodedPacket) =>
+    (p.additionals ?? []).filter((a) => a.type === 'OPT') as unknown as {
+      udpPayloadSize: number;
+      flags: number;
+      options: { code: number }[];
+    }[];
+
+  it('gives the reply the client payload size and DO, keeping its own options (property)', () => {
+    fc.assert(
+      fc.property(
+        names,
+        fc.option(
+          // dns-packet writes 4096 for a payload size of 0, so sizes start at 1.
+          fc.record({
+            size: fc.integer({ min: 1, max: 0xffff }),
+            flags: fc.integer({ min: 0, max: 0xffff }),
+          }),
+        ),
+        fc.option(
+          fc.record({
+            size: fc.integer({ min: 1, max: 0xffff }),
+            flags: fc.integer({ min: 0, max: 0xffff }),
+          }),
+        ),
+        fc.integer({ min: 0, max: 3 }),
+        (name, client, upstream, nAnswers) => {
+          const query = dnsPacket.encode({
+            type: 'query',
+            id: 1,
+            questions: [{ name, type: 'A' }],
+            ...(client
+              ? {
+                  additionals: [
+                    { type: 'OPT', name: '.', udpPayloadSize: client.size, flags: client.flags } as never,
+                  ],
+                }
+              : {}),
+          });
+          const answers = Array.from({ length: nAnswers }, (_, i) => ({
+            type: 'A' as const,
+            name,
+            ttl: 30,
+            data: `127.0.0.${i + 1}`,
+          }));
+          const reply = dnsPacket.encode({
+            type: 'response',
+            id: 1,
+            questions: [{ name, type: 'A' }],
+            answers,
+            additionals: [
+              { type: 'A', name: 'glue.example', ttl: 1, data: '127.0.1.1' },
+              ...(upstream
+                ? [
+                    {
+                      type: 'OPT',
+                      name: '.',
+                      udpPayloadSize: upstream.size,
+                      flags: upstream.flags,
+                      options: [{ code: 10, data: Buffer.alloc(8, 7) }],
+                    } as never,
+                  ]
+                : []),
+            ],
+          });
+          const out = dnsPacket.decode(adoptClientOpt(reply, query));
+          expect(out.answers?.map((a) => (a as { data: unknown }).data)).toEqual(answers.map((a) => a.data));
+          const opts = optOf(out);
+          if (!client) {
+            expect(opts.length).toBe(upstream ? 1 : 0);
+            return;
+          }
+          expect(opts.length).toBe(1);
+          const o = opts[0]!;
+          expect(o.udpPayloadSize).toBe(client.size);
+          if (upstream) {
+            expect(o.flags).toBe((upstream.flags & 0xff00) | (client.flags & 0x8000));
+            expect(o.options.map((x) => x.code)).toEqual([10]);
+          } else {
+            expect(o.flags).toBe(client.flags & 0xff00);
+            expect(o.options).toEqual([]);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('leaves messages it cannot walk alone, and never throws on random bytes (property)', () => {
+    const query = dnsPacket.encode({
+      type: 'query',
+      id: 1,
+      questions: [{ name: 'a.example', type: 'A' }],
+      additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232 } as never],
+    });
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 80 }), (bytes) => {
+        const b = Buffer.from(bytes);
+        const found = findOptRecord(b);
+        const out = adoptClientOpt(b, query);
+        if (found === undefined) expect(out).toBe(b);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
