@@ -10,6 +10,7 @@ import {
   DEFAULT_CLUSTER_ZONE,
   DEFAULT_TTL_S,
   DnsBackend,
+  type ForwardTransport,
   type PodMode,
   parseUpstream,
 } from '../../backends/dns';
@@ -70,6 +71,14 @@ export function registerDnsCommand(program: Command): void {
       'forward names outside the zone to this server, IP[:PORT] (repeatable)',
       collectUpstream,
     )
+    .addOption(
+      new Option(
+        '--forward-transport <mode>',
+        "how --upstream is asked: over the client's transport, UDP with a TCP retry when truncated, or TCP only",
+      )
+        .choices(['client', 'prefer_udp', 'force_tcp'])
+        .default('client'),
+    )
     .option('--no-watch', 'do not reload when the files change');
   addFilenameOptions(serve, 'manifests to serve', false);
   addStoreOption(serve);
@@ -123,6 +132,8 @@ export interface DnsServeOptions extends FilenameFlags {
   readonly ttl?: number;
   readonly pods?: PodMode;
   readonly upstream?: readonly string[];
+  /** How upstreams are asked (CoreDNS `forward`'s default, `prefer_udp` or `force_tcp`). */
+  readonly forwardTransport?: ForwardTransport;
   /** Reload when the files change (default true). */
   readonly watch?: boolean;
 }
@@ -186,6 +197,7 @@ export async function runDnsServe(opts: DnsServeOptions, io: DnsServeIO): Promis
       ttl: opts.ttl ?? DEFAULT_TTL_S,
       pods: opts.pods ?? 'disabled',
       upstreams: opts.upstream ?? [],
+      ...(opts.forwardTransport ? { forwardTransport: opts.forwardTransport } : {}),
       listPods: () => pods,
       onError: (err: Error) => ctx.err(`dns: ${err.message}`),
     });
