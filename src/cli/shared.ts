@@ -217,6 +217,9 @@ export function registryOptionsFromFlags(flags: ServiceRangeFlags): RegistryOpti
   const options: { -readonly [K in keyof RegistryOptions]: RegistryOptions[K] } = {
     rng: new SeededRng(CLI_RNG_SEED),
     allocationMode: 'as-is',
+    // Local processes are the backends of a development service network (`validate` still
+    // reports loopback endpoints as the API server does).
+    allowLoopbackEndpoints: true,
   };
   if (flags.serviceClusterIpRange !== undefined) {
     const cidrs = flags.serviceClusterIpRange.split(',').map((s) => s.trim());

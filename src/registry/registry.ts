@@ -64,6 +64,11 @@ export interface RegistryOptions {
   readonly rng?: Rng;
   /** Answers LoadBalancer services; without one they stay pending (empty status). */
   readonly loadBalancerProvider?: LoadBalancerProvider;
+  /**
+   * Accept loopback addresses (127.0.0.0/8, ::1) in EndpointSlices, which the API server rejects:
+   * for local development, where processes on this host are the backends. Default false.
+   */
+  readonly allowLoopbackEndpoints?: boolean;
   /** Run the endpoints controller in this registry (default true; one per shared store is enough). */
   readonly runControllers?: boolean;
   /** Pod CIDRs per node name, in addition to Node objects' `spec.podCIDR(s)`. */
@@ -225,6 +230,7 @@ export class Registry extends EventEmitter<RegistryEvents> implements SnapshotSo
         indexes: this.indexes,
         allocators: this.allocators,
         allocationMode: this.allocationMode,
+        allowLoopbackEndpoints: options.allowLoopbackEndpoints ?? false,
         clock,
         rng,
         lbProvider,

@@ -59,6 +59,8 @@ export interface WritePreparationOptions {
   readonly indexes: ObjectIndexes;
   readonly allocators: LocalAllocators;
   readonly allocationMode: AllocationMode;
+  /** See `RegistryOptions.allowLoopbackEndpoints`. */
+  readonly allowLoopbackEndpoints: boolean;
   readonly clock: Clock;
   readonly rng: Rng;
   readonly lbProvider: LoadBalancerProvider | undefined;
@@ -101,7 +103,10 @@ export class WritePreparation {
         return this.preparePod(obj, cur);
       case 'EndpointSlice': {
         const s = defaultEndpointSlice(obj);
-        throwIfInvalid(s, validateEndpointSlice(s, ALREADY_DEFAULTED));
+        throwIfInvalid(
+          s,
+          validateEndpointSlice(s, { ...ALREADY_DEFAULTED, allowLoopback: this.o.allowLoopbackEndpoints }),
+        );
         return { object: withGeneration(s, cur), ops: [] };
       }
       default:
