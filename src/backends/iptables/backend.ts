@@ -8,6 +8,8 @@
  * - ensures the jump rules from the built-in chains before each full sync (check, then insert);
  * - is never half-applied: the restore is atomic per table; on failure the previous rules stay,
  *   an `error` event is emitted, the next sync is full and is retried after `retryIntervalMs`;
+ * - follows the node's topology labels ({@link IptablesBackend.setNodeLabels}): a change of the
+ *   zone label re-renders every service in a full sync, as kube-proxy's does;
  * - {@link IptablesBackend.cleanup} removes the jumps and every chain it owns.
  *
  * @module
@@ -34,12 +36,15 @@ import {
 } from './constants';
 import { kubeProxyChangedServices } from './family-changes';
 import type { IpFamily } from './ip';
-import type { IptablesRenderOptions } from './options';
+import { type IptablesRenderOptions, sameLabels, topologyLabelsOf } from './options';
 import type { IptablesRules } from './render';
 import { IptablesRenderer } from './renderer';
 import { type CommandRunner, execRunner } from './runner';
 
-/** Options of {@link IptablesBackend}: renderer options plus how and when to apply. */
+/**
+ * Options of {@link IptablesBackend}: renderer options plus how and when to apply. `nodeLabels`
+ * are the node's labels at start; {@link IptablesBackend.setNodeLabels} replaces them.
+ */
 export interface IptablesBackendOptions extends IptablesRenderOptions {
   /** Runs the iptables binaries. Default: `execFile` on the host. */
   readonly runner?: CommandRunner;
@@ -94,7 +99,10 @@ const KUBE_FILTER_CHAINS = [
 /** Applies kube-proxy's rules for the snapshots it is given. */
 export class IptablesBackend extends EventEmitter<IptablesBackendEvents> implements Backend {
   readonly name = 'iptables';
-  private readonly renderer: IptablesRenderer;
+  /** Replaced when the node's topology labels change (they shape every service's rules). */
+  private renderer: IptablesRenderer;
+  private readonly renderOptions: IptablesRenderOptions;
+  private topologyLabels: Readonly<Record<string, string>>;
   private readonly run: CommandRunner;
   private readonly clock: Clock;
   private readonly minIntervalMs: number;
@@ -114,6 +122,8 @@ export class IptablesBackend extends EventEmitter<IptablesBackendEvents> impleme
   constructor(options: IptablesBackendOptions = {}) {
     super();
     this.clock = options.clock ?? systemClock;
+    this.renderOptions = options;
+    this.topologyLabels = topologyLabelsOf(options.nodeLabels);
     this.renderer = new IptablesRenderer(options, this.clock);
     this.run = options.runner ?? execRunner();
     this.minIntervalMs = options.minSyncIntervalMs ?? DEFAULT_MIN_SYNC_PERIOD_MS;
@@ -159,6 +169,32 @@ export class IptablesBackend extends EventEmitter<IptablesBackendEvents> impleme
     return done;
   }
 
+  /**
+   * Tells the backend the current labels of its node (`undefined` or `{}` when the Node object is
+   * gone). As kube-proxy's, only the zone label counts (see `TOPOLOGY_LABEL_KEYS`): when it
+   * changed, every service is rendered again for the new zone and the next sync is full (the
+   * chains the kernel holds are carried over, so those no longer used are deleted); otherwise
+   * nothing happens. The sync is scheduled like any other (at most once per
+   * `minSyncIntervalMs`), and only once a snapshot has been given.
+   *
+   * @returns whether the labels changed (a full sync follows).
+   */
+  setNodeLabels(labels: Readonly<Record<string, string>> | undefined): boolean {
+    const next = topologyLabelsOf(labels);
+    if (sameLabels(next, this.topologyLabels)) return false;
+    this.topologyLabels = next;
+    const previous = this.renderer;
+    // Every piece of every service depends on the zone: a fresh renderer renders them all anew,
+    // and starts with a full sync, as kube-proxy's proxier after OnTopologyChange.
+    this.renderer = new IptablesRenderer({ ...this.renderOptions, nodeLabels: next }, this.clock);
+    this.renderer.adoptKernelChains(previous.serviceChains);
+    if (this.latest !== undefined && !this.closed) {
+      this.dirty = true;
+      this.schedule(this.minIntervalMs);
+    }
+    return true;
+  }
+
   /** Runs a sync now regardless of the minimum interval (e.g. after an external flush). */
   async flush(full = false): Promise<void> {
     if (full) this.renderer.requestFullSync();
@@ -196,9 +232,11 @@ export class IptablesBackend extends EventEmitter<IptablesBackendEvents> impleme
     this.lastAttemptAt = this.clock.now();
     const started = this.clock.now();
     let rules: IptablesRules | undefined;
+    // setNodeLabels may replace the renderer while this sync awaits the kernel.
+    const renderer = this.renderer;
     try {
-      if (this.renderer.nextSyncIsFull) await this.adoptKernelChains();
-      rules = this.renderer.render(snapshot);
+      if (renderer.nextSyncIsFull) await this.adoptKernelChains(renderer);
+      rules = renderer.render(snapshot);
       if (rules.full) await this.ensureBaseJumps();
       const res = await this.run(
         this.binaries.restore,
@@ -211,12 +249,14 @@ export class IptablesBackend extends EventEmitter<IptablesBackendEvents> impleme
           res.stderr,
         );
       }
-      this.renderer.applied();
+      renderer.applied();
+      // Chains this sync created must be known to a renderer that replaced it meanwhile.
+      if (renderer !== this.renderer) this.renderer.adoptKernelChains(renderer.serviceChains);
       this.emit('synced', { full: rules.full, rules, durationMs: this.clock.now() - started });
       for (const w of waiters) w.resolve();
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
-      this.renderer.failed();
+      renderer.failed();
       this.dirty = true;
       if (this.listenerCount('error') > 0) this.emit('error', err);
       for (const w of waiters) w.reject(err);
@@ -236,14 +276,14 @@ export class IptablesBackend extends EventEmitter<IptablesBackendEvents> impleme
    * renderer knows every chain it made since. A failed listing is not an error (kube-proxy then
    * only skips the deletion).
    */
-  private async adoptKernelChains(): Promise<void> {
+  private async adoptKernelChains(renderer: IptablesRenderer): Promise<void> {
     const saved = await this.run(this.binaries.save, ['-t', 'nat']);
     if (saved.code !== 0) return;
     const chains: string[] = [];
     for (const line of saved.stdout.split('\n')) {
       if (line.startsWith(':')) chains.push(line.slice(1).split(' ')[0]!);
     }
-    this.renderer.adoptKernelChains(chains);
+    renderer.adoptKernelChains(chains);
   }
 
   /** kube-proxy's EnsureChain + EnsureRule(Prepend) for every base-chain jump. */

@@ -15,7 +15,13 @@ export * from './constants';
 export { kubeProxyChangedServices } from './family-changes';
 export type { IpFamily, ParsedCidr, ParsedIp } from './ip';
 export type { IptablesRenderOptions, ResolvedOptions } from './options';
-export { masqueradeMarkOf, resolveOptions } from './options';
+export {
+  masqueradeMarkOf,
+  resolveOptions,
+  sameLabels,
+  TOPOLOGY_LABEL_KEYS,
+  topologyLabelsOf,
+} from './options';
 export { probability } from './probability';
 export type { IptablesRules } from './render';
 export { renderIptables } from './render';

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { LABEL_TOPOLOGY_ZONE } from '../../core/types';
 import {
   DEFAULT_MASQUERADE_BIT,
   DEFAULT_SYNC_PERIOD_MS,
@@ -22,7 +23,11 @@ import {
 export interface IptablesRenderOptions {
   /** `--hostname-override`: endpoints with this `nodeName` are local. Default `''` (none local). */
   readonly nodeName?: string;
-  /** Node labels (topology hints use the zone label). Default none. */
+  /**
+   * The labels of the Node object named `nodeName`: topology hints are followed only when it
+   * carries the `topology.kubernetes.io/zone` label (other labels are ignored, as by kube-proxy).
+   * Default none.
+   */
   readonly nodeLabels?: Readonly<Record<string, string>>;
   /**
    * The node's addresses. The first of the rendered family is kube-proxy's `nodeIP` (used by
@@ -59,6 +64,34 @@ export interface IptablesRenderOptions {
   readonly syncPeriodMs?: number;
   /** The node sets `nf_conntrack_tcp_be_liberal`: no INVALID drop rule. Default false. */
   readonly conntrackTCPLiberal?: boolean;
+}
+
+/**
+ * The node labels kube-proxy's endpoint filtering reads: since v1.34 its node-topology watcher
+ * hands the proxier only the zone label, and a change of any other label causes no resync.
+ */
+export const TOPOLOGY_LABEL_KEYS: readonly string[] = [LABEL_TOPOLOGY_ZONE];
+
+/** The {@link TOPOLOGY_LABEL_KEYS} entries of `labels` (a new object; empty when none). */
+export function topologyLabelsOf(
+  labels: Readonly<Record<string, string>> | undefined,
+): Readonly<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const key of TOPOLOGY_LABEL_KEYS) {
+    const value = labels?.[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+/** Whether two label sets hold the same keys with the same values. */
+export function sameLabels(
+  a: Readonly<Record<string, string>>,
+  b: Readonly<Record<string, string>>,
+): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => Object.hasOwn(b, k) && b[k] === a[k]);
 }
 
 /** Options with defaults applied and addresses parsed for one family. */

@@ -6,7 +6,10 @@
  * With `--watch` the manifests live in one registry kept in step with the files (see
  * `../reload`), and the {@link IptablesBackend} follows that registry's snapshot updates: the
  * first apply is a full sync, an edit rewrites only the chains of the services it changed (a
- * partial sync, as kube-proxy's), and a failed restore is followed by a full one.
+ * partial sync, as kube-proxy's), and a failed restore is followed by a full one. The Node named
+ * by `--node-name`, when the files hold it, is followed as kube-proxy follows its own Node: its
+ * zone label drives topology hints, and a change of that label re-renders everything (a full
+ * sync).
  *
  * @module
  */
@@ -14,11 +17,18 @@ import type { Command } from 'commander';
 import { type AttachedBackend, attachBackend } from '../../backends/backend';
 import { IptablesBackend, type IptablesSyncEvent } from '../../backends/iptables/backend';
 import type { CommandRunner } from '../../backends/iptables/runner';
-import { Registry } from '../../registry';
+import type { KubeObject } from '../../core/types';
+import { type ObjectEvent, Registry } from '../../registry';
 import { type CliContext, CliError, cliContext, EXIT_USAGE } from '../context';
 import { ManifestSync, type Watching } from '../reload';
 import { registryOptionsFromFlags } from '../shared';
-import { addIptablesOptions, type IptablesCliOptions, iptablesOptionsFrom } from './render-iptables';
+import {
+  addIptablesOptions,
+  findNode,
+  type IptablesCliOptions,
+  iptablesOptionsFrom,
+  nodeNameFrom,
+} from './render-iptables';
 
 /** Parsed flags of `svcroute apply-rules`. */
 export interface ApplyRulesOptions extends IptablesCliOptions {
@@ -46,6 +56,37 @@ export function describeIptablesSync(e: IptablesSyncEvent): string {
 
 function oneLine(message: string): string {
   return message.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/**
+ * Keeps `backend` told of the labels of the Node named `nodeName` in `registry`: now, and on
+ * every later add, change or delete of it. Returns a function that stops following.
+ *
+ * A label change reaches the kernel in a sync of its own, possibly before the rest of the same
+ * edit: kube-proxy too watches its Node apart from Services and EndpointSlices. A deleted Node
+ * leaves the node without labels (kube-proxy itself exits then).
+ */
+async function followNodeLabels(
+  registry: Registry,
+  nodeName: string,
+  backend: IptablesBackend,
+): Promise<() => void> {
+  const isOurs = (o: KubeObject): boolean => o.kind === 'Node' && o.metadata.name === nodeName;
+  const onChange = (e: ObjectEvent): void => {
+    if (isOurs(e.object)) backend.setNodeLabels(e.object.metadata.labels);
+  };
+  const onDelete = (e: ObjectEvent): void => {
+    if (isOurs(e.object)) backend.setNodeLabels(undefined);
+  };
+  registry.on('added', onChange);
+  registry.on('modified', onChange);
+  registry.on('deleted', onDelete);
+  backend.setNodeLabels((await findNode(registry, nodeName))?.metadata.labels);
+  return () => {
+    registry.off('added', onChange);
+    registry.off('modified', onChange);
+    registry.off('deleted', onDelete);
+  };
 }
 
 /** How the first restore went: the command's exit status depends on it, later ones do not. */
@@ -117,10 +158,13 @@ async function applyRules(
   const first = new FirstSync();
   let watching: Watching | undefined;
   let feed: AttachedBackend | undefined;
+  let unfollowNode: (() => void) | undefined;
   try {
     await registry.ready();
     // Manifests are loaded before anything touches the machine: a bad file changes no rule.
     await sync.applyOrFail();
+    // Before the first sync, so that it already renders for the node's zone.
+    unfollowNode = await followNodeLabels(registry, nodeNameFrom(opts), backend);
     // Watching starts right after the first load, so that no edit made meanwhile is missed.
     if (opts.watch) watching = sync.watch();
     backend.on('synced', (e) => {
@@ -143,6 +187,7 @@ async function applyRules(
     await waitForAbort(signal);
   } finally {
     await watching?.close();
+    unfollowNode?.();
     feed?.detach();
     await feed?.idle();
     await backend.close();
@@ -184,9 +229,11 @@ export function registerApplyRulesCommand(program: Command): void {
 Needs root and iptables-restore. The first apply is a full sync of the rules the manifests
 give. With --watch, a change to the files is applied as "kubectl apply --prune" would (objects
 no longer in the files are deleted) and only the chains of the services it changed are
-rewritten (a partial sync). A bad edit is reported one line per problem: files that do not
-parse change no rule, and an object the registry refuses keeps its previous version. Each
-restore prints "applied full|partial sync: …". Stops on SIGINT/SIGTERM.
+rewritten (a partial sync). The Node named by --node-name, when the files hold it, gives the
+zone for topology hints; a change of its zone label re-renders everything (a full sync). A bad
+edit is reported one line per problem: files that do not parse change no rule, and an object
+the registry refuses keeps its previous version. Each restore prints "applied full|partial
+sync: …". Stops on SIGINT/SIGTERM.
 
 Exit status: 0 applied (or stopped by a signal), 1 the manifests did not load or
 iptables-restore failed, 2 usage error.

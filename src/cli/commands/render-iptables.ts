@@ -6,11 +6,13 @@
  */
 import { hostname } from 'node:os';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { IptablesRenderOptions } from '../../backends/iptables/options';
+import { type IptablesRenderOptions, topologyLabelsOf } from '../../backends/iptables/options';
 import { renderIptables } from '../../backends/iptables/render';
 import type { RoutingSnapshot } from '../../core/snapshot';
+import type { Node } from '../../core/types';
+import type { Registry } from '../../registry';
 import { cliContext, processContext } from '../context';
-import { loadState } from '../load';
+import { loadRegistry, loadState } from '../load';
 import { addFilenameOptions, collectIPs, type FilenameFlags, parseCIDRList } from '../shared';
 
 /** Raw option values shared by `render iptables` and `apply-rules`. */
@@ -92,15 +94,29 @@ export function addIptablesOptions(cmd: Command, filesRequired = true): Command 
     )
     .option('--ipv6', 'render the ip6tables rules (IPv6 family)');
 }
-/** Turns parsed flags into renderer options. */
-export function iptablesOptionsFrom(opts: IptablesCliOptions): IptablesRenderOptions {
+/** The node name kube-proxy would run as: `--node-name`, else the lower-cased host name. */
+export function nodeNameFrom(opts: Pick<IptablesCliOptions, 'nodeName'>): string {
+  return opts.nodeName ?? hostname().toLowerCase();
+}
+
+/** The Node object of the node being rendered for, when the registry holds one. */
+export function findNode(registry: Registry, nodeName: string): Promise<Node | undefined> {
+  return registry.get('Node', '', nodeName);
+}
+
+/**
+ * Turns parsed flags into renderer options. `node` is the Node object named by `--node-name`
+ * when the manifests hold it: its zone label drives topology hints, as kube-proxy reads it from
+ * its own Node (without it, no hint is followed).
+ */
+export function iptablesOptionsFrom(opts: IptablesCliOptions, node?: Node): IptablesRenderOptions {
   const clusterCIDRs = (opts.clusterCidr ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
   return {
-    // kube-proxy's default node name is the lower-cased host name.
-    nodeName: opts.nodeName ?? hostname().toLowerCase(),
+    nodeName: nodeNameFrom(opts),
+    ...(node !== undefined ? { nodeLabels: topologyLabelsOf(node.metadata.labels) } : {}),
     nodeIPs: opts.nodeIp,
     clusterCIDRs,
     masqueradeAll: opts.masqueradeAll ?? false,
@@ -135,7 +151,9 @@ export function registerRenderIptablesCommand(program: Command): void {
       'after',
       `
 Services and EndpointSlices are taken as "kubectl get -o yaml" prints them (Pods are turned
-into slices first); cluster IPs and node ports as they are in the objects.
+into slices first); cluster IPs and node ports as they are in the objects. When the manifests
+hold the Node named by --node-name, its topology.kubernetes.io/zone label selects the endpoints
+hinted for that zone (topology-aware routing); without it, no hint is followed.
 
 Exit status: 0 printed, 1 the manifests did not load, 2 usage error.
 
@@ -145,7 +163,12 @@ Examples:
     )
     .action(async (opts: IptablesCliOptions, command: Command) => {
       const ctx = cliContext(command);
-      const { snapshot } = await loadState(ctx, opts);
-      ctx.stdout.write(renderIptables(snapshot, iptablesOptionsFrom(opts)).payload);
+      const { registry } = await loadRegistry(ctx, opts);
+      try {
+        const node = await findNode(registry, nodeNameFrom(opts));
+        ctx.stdout.write(renderIptables(registry.snapshot(), iptablesOptionsFrom(opts, node)).payload);
+      } finally {
+        await registry.close();
+      }
     });
 }
