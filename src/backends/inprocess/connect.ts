@@ -5,7 +5,7 @@
  * @module
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import type { ResolveOptions, ServiceResolver } from './resolver';
+import type { ResolveOptions, TargetResolver } from './resolution';
 import type { TargetInput } from './target';
 import { DEFAULT_CONNECT_TIMEOUTS_MS } from './tcp-session';
 
@@ -66,7 +66,8 @@ function attempt(ip: string, port: number, timeoutMs: number, opts: ConnectServi
 }
 
 /**
- * Connects to an endpoint of `target` (see {@link ServiceResolver.resolve} for target forms).
+ * Connects to an endpoint of `target` (see `ServiceResolver.resolve()` for target forms); the
+ * same as `resolver.connect(target, opts)`, and exported as `connect` too.
  * A refused or timed-out attempt is retried on another endpoint when there is one; affinity is
  * ignored after the first failure, as kube-proxy does. The pick's outcome is reported when the
  * socket closes (`ok` unless it closed with an error).
@@ -75,7 +76,7 @@ function attempt(ip: string, port: number, timeoutMs: number, opts: ConnectServi
  * @throws ConnectFailedError when every attempt failed
  */
 export async function connectService(
-  resolver: ServiceResolver,
+  resolver: TargetResolver,
   target: TargetInput,
   opts: ConnectServiceOptions = {},
 ): Promise<Socket> {

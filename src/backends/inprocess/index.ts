@@ -1,12 +1,21 @@
 /**
- * In-process backend: a service resolver for apps (no proxy hop: `resolve()`, `connectService()`)
+ * In-process backend: a service resolver for apps (no proxy hop: `resolve()`, `connect()`)
  * and a userspace TCP/UDP proxy, kube-proxy's userspace mode rebuilt as a library. The undici
  * dispatcher for `fetch` is in its own entry, `svcroute/inprocess/fetch`, so that nothing here
  * loads undici.
  *
  * @module
  */
+import { connectService } from './connect';
+
 export { ConnectFailedError, type ConnectServiceOptions, connectService } from './connect';
+
+/**
+ * The same function as {@link connectService} (and `ServiceResolver.prototype.connect`):
+ * `connect(resolver, 'redis.cache:6379')` resolves to a `net.Socket` connected to an endpoint of
+ * the service, retrying another endpoint when one refuses or times out.
+ */
+export const connect: typeof connectService = connectService;
 export {
   NoEndpointsError,
   ResolveError,
@@ -39,6 +48,7 @@ export {
   type InprocessProxyOptions,
   type ListenerInfo,
 } from './proxy';
+export type { TargetResolver } from './resolution';
 export {
   type Resolution,
   type ResolveOptions,

@@ -57,14 +57,30 @@ export interface ListenerInfo extends ListenerSpec {
   readonly boundPort: number;
   /** `ns/name:port` of the service port. */
   readonly routeKey: string;
+  /** Namespace of the service. */
+  readonly namespace: string;
+  /** Name of the service. */
+  readonly service: string;
+  /**
+   * The service port number (`spec.ports[].port`) served, as of the last `listening` or
+   * `listenerChanged` event of this listener: a `listenerClosed` event tells what was served.
+   */
+  readonly servicePort: number;
 }
 
 /** Events of {@link InprocessProxyBackend}. */
 export interface InprocessProxyEvents {
   /** A listener opened. */
   listening: (l: ListenerInfo) => void;
-  /** A listener closed (its service port went away or changed). */
+  /** A listener closed (its service port went away or changed); `l` is what it served. */
   listenerClosed: (l: ListenerInfo) => void;
+  /**
+   * A listener stays open but the service port it serves changed number: a NodePort listener,
+   * or a portal with `portalPort: 'auto'`, after `spec.ports[].port` changed (a listener on the
+   * service port itself is closed and another opened instead). `l` is the listener now,
+   * `previous` what the last event said. A `targetPort` change emits nothing.
+   */
+  listenerChanged: (l: ListenerInfo, previous: ListenerInfo) => void;
   /** A listener could not be opened (address in use, address not on this host, …). */
   listenError: (spec: ListenerSpec, error: Error) => void;
   /** A connect attempt failed; another endpoint is tried. */
@@ -83,8 +99,21 @@ interface OpenListener {
   /** The set tracking this listener's route's sessions (shared by the route's listeners). */
   sessions?: Set<TcpSession>;
   boundPort: number;
+  /** What the last `listening` or `listenerChanged` event said (unset until bound). */
+  announced?: ListenerInfo;
   server?: Server;
   udp?: UdpListener;
+}
+
+function listenerInfo(l: OpenListener): ListenerInfo {
+  const { name, port } = l.route.info;
+  return {
+    ...l.spec,
+    boundPort: l.boundPort,
+    namespace: name.namespace,
+    service: name.name,
+    servicePort: port,
+  };
 }
 
 /** The userspace TCP/UDP proxy backend. Feed it with `attachBackend` or call {@link sync}. */
@@ -181,7 +210,14 @@ export class InprocessProxyBackend extends EventEmitter<InprocessProxyEvents> im
     const closing: Promise<void>[] = [];
     for (const [id, l] of this.open) {
       if (!wanted.has(id)) closing.push(this.closeListener(id, l));
-      else l.route = this.table.all.get(l.spec.routeKey) ?? l.route;
+      else {
+        l.route = this.table.all.get(l.spec.routeKey) ?? l.route;
+        const before = l.announced;
+        if (before !== undefined && before.servicePort !== l.route.info.port) {
+          l.announced = listenerInfo(l);
+          this.emit('listenerChanged', l.announced, before);
+        }
+      }
     }
     const opening: Promise<void>[] = [];
     for (const spec of plan) if (!this.open.has(spec.id)) opening.push(this.openListener(spec));
@@ -195,9 +231,9 @@ export class InprocessProxyBackend extends EventEmitter<InprocessProxyEvents> im
 
   /** The listeners open now. */
   openListeners(): ListenerInfo[] {
-    return [...this.open.values()]
-      .filter((l) => l.boundPort !== 0)
-      .map((l) => ({ ...l.spec, boundPort: l.boundPort }));
+    const out: ListenerInfo[] = [];
+    for (const l of this.open.values()) if (l.announced) out.push(l.announced);
+    return out;
   }
 
   /** Counters in the Prometheus text format. */
@@ -280,8 +316,18 @@ export class InprocessProxyBackend extends EventEmitter<InprocessProxyEvents> im
       this.emit('listenError', spec, e instanceof Error ? e : new Error(String(e)));
       return;
     }
-    if (this.open.get(spec.id) !== l) return;
-    this.emit('listening', { ...spec, boundPort: l.boundPort });
+    if (this.open.get(spec.id) !== l) {
+      // Closed (by a sync or shutdown) while binding: nothing was announced, release the socket.
+      if (l.udp) {
+        this.udpByRoute.get(spec.routeKey)?.delete(l.udp);
+        l.udp.close();
+      }
+      if (l.server?.listening) l.server.close();
+      return;
+    }
+    // The route as of now: a sync may have changed it while the socket was binding.
+    l.announced = listenerInfo(l);
+    this.emit('listening', l.announced);
   }
 
   private closeListener(id: string, l: OpenListener): Promise<void> {
@@ -293,7 +339,7 @@ export class InprocessProxyBackend extends EventEmitter<InprocessProxyEvents> im
     // Closing a server stops accepting; connections it accepted are left to finish or drain.
     // (The close callback waits for those connections, so it is not awaited.)
     if (l.server?.listening) l.server.close();
-    if (l.boundPort !== 0) this.emit('listenerClosed', { ...l.spec, boundPort: l.boundPort });
+    if (l.announced) this.emit('listenerClosed', l.announced);
     return Promise.resolve();
   }
 

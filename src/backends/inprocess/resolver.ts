@@ -4,11 +4,14 @@
  *
  * @module
  */
+
+import type { Socket } from 'node:net';
 import type { PickContext, PickOutcome, PickResult } from '../../balancers/balancer';
-import type { Endpoint, ServicePortInfo, SnapshotUpdate } from '../../core/snapshot';
-import type { Protocol } from '../../core/types';
+import type { SnapshotUpdate } from '../../core/snapshot';
 import type { SnapshotSource } from '../backend';
+import { type ConnectServiceOptions, connectService } from './connect';
 import { NoEndpointsError, UnknownPortError, UnknownServiceError } from './errors';
+import type { Resolution, ResolveOptions } from './resolution';
 import { type PortRoute, RouteTable, type RouteTableOptions, type TrafficSide } from './route-table';
 import {
   DEFAULT_CLUSTER_ZONE,
@@ -26,38 +29,7 @@ export interface ServiceResolverOptions extends RouteTableOptions {
   readonly zone?: string;
 }
 
-/** Per-call options of {@link ServiceResolver.resolve}. */
-export interface ResolveOptions {
-  /** Client address, for ClientIP session affinity. */
-  readonly clientIP?: string;
-  /** Namespace of a bare name for this call (overrides the resolver's). */
-  readonly namespace?: string;
-  /** Service port (number or name) when the target string carries none. */
-  readonly port?: number | string;
-  /** Protocol of the port; default: TCP when the service has it, else the only one it has. */
-  readonly protocol?: Protocol;
-  /** Extra pick context (hash keys for hashing policies). */
-  readonly pick?: Omit<PickContext, 'clientIP'>;
-  /** Endpoint keys to avoid when another endpoint is available (for retries). */
-  readonly avoid?: ReadonlySet<string>;
-}
-
-/** A resolved target: where to connect, and a hook to report how the call went. */
-export interface Resolution {
-  /** Endpoint IP. */
-  readonly ip: string;
-  /** Endpoint port (the service's target port, named ports resolved per endpoint). */
-  readonly port: number;
-  /** The endpoint picked. */
-  readonly endpoint: Endpoint;
-  /** The service port that was resolved. */
-  readonly servicePort: ServicePortInfo;
-  /**
-   * Reports the outcome of the call (default `{ ok: true }`) to policies that track it
-   * (least-request, outlier detection, …). Call once; later calls are ignored.
-   */
-  done(outcome?: PickOutcome): void;
-}
+export type { Resolution, ResolveOptions } from './resolution';
 
 const OK: PickOutcome = { ok: true };
 
@@ -207,6 +179,17 @@ export class ServiceResolver {
         throw new UnknownPortError(label, key, describePort(wanted, opts.protocol), describePorts(routes));
     }
     return { route: candidates[0] as PortRoute, side: 'internal', label };
+  }
+
+  /**
+   * Opens a TCP socket to an endpoint of `target`, retrying another endpoint when one refuses
+   * or times out: {@link connectService} with this resolver.
+   *
+   * @throws the errors of {@link resolve} (unknown service or port, no endpoints) at once
+   * @throws ConnectFailedError when every attempt failed
+   */
+  connect(target: TargetInput, opts?: ConnectServiceOptions): Promise<Socket> {
+    return connectService(this, target, opts);
   }
 
   /** Stops following the source and closes the balancers. Idempotent. */

@@ -10,7 +10,6 @@ import { createServer, type Server } from 'node:http';
 import { type Command, Option } from 'commander';
 import { attachBackend } from '../../backends/backend';
 import { InprocessProxyBackend, type ListenerInfo } from '../../backends/inprocess';
-import type { RoutingSnapshot } from '../../core/snapshot';
 import { type CliContext, CliError, cliContext, EXIT_USAGE } from '../context';
 import type { Watching } from '../reload';
 import { openServingRegistry } from '../serving-registry';
@@ -43,15 +42,16 @@ export interface ProxyFlags extends FilenameFlags, StoreFlags {
 /** Where ClusterIP ports listen without `--bind`: loopback, so that nothing is exposed. */
 const DEFAULT_BIND = '127.0.0.1';
 
-/** `listening tcp 127.0.0.1:30080 -> default/web:80`. */
-export function describeListener(
-  verb: string,
-  l: ListenerInfo,
-  snapshot: RoutingSnapshot | undefined,
-): string {
-  const info = snapshot?.ports.get(l.routeKey)?.info;
-  const target = info ? `${info.name.namespace}/${info.name.name}:${info.port}` : l.routeKey;
-  return `${verb} ${l.protocol.toLowerCase()} ${formatHostPort(l.address, l.boundPort)} -> ${target}`;
+/**
+ * `listening tcp 127.0.0.1:30080 -> default/web:80`: the listener and the service port it serves,
+ * as the event carrying `l` saw it (so a `closed` line names what the listener served, even when
+ * the service changed since).
+ *
+ * @param _snapshot ignored: the listener carries its own target. Accepted so that older callers
+ *   keep compiling.
+ */
+export function describeListener(verb: string, l: ListenerInfo): string {
+  return `${verb} ${l.protocol.toLowerCase()} ${formatHostPort(l.address, l.boundPort)} -> ${l.namespace}/${l.service}:${l.servicePort}`;
 }
 
 /**
@@ -83,13 +83,11 @@ export async function runProxy(ctx: CliContext, flags: ProxyFlags, signal: Abort
     await sync?.applyOrFail();
     // Watching starts right after the first load, so that no edit made meanwhile is missed.
     if (sync && flags.watch) watching = sync.watch();
-    // Registered before the backend's feed, so listener lines name the snapshot being applied.
-    let snapshot: RoutingSnapshot = source.snapshot();
-    source.on('snapshot', (u) => {
-      snapshot = u.current;
-    });
-    proxy.on('listening', (l) => ctx.out(describeListener('listening', l, snapshot)));
-    proxy.on('listenerClosed', (l) => ctx.out(describeListener('closed', l, snapshot)));
+    proxy.on('listening', (l) => ctx.out(describeListener('listening', l)));
+    proxy.on('listenerClosed', (l) => ctx.out(describeListener('closed', l)));
+    // A listener that stays open while its service port changes number (a NodePort) is
+    // announced again: the last line for an address always tells where it leads.
+    proxy.on('listenerChanged', (l) => ctx.out(describeListener('listening', l)));
     proxy.on('listenError', (spec, err) =>
       ctx.err(
         `error: cannot listen on ${spec.protocol.toLowerCase()} ${formatHostPort(spec.address, spec.port)} for ${spec.routeKey}: ${err.message}`,
@@ -173,11 +171,14 @@ export function registerProxyCommand(program: Command): void {
       'after',
       `
 Exactly one of -f and --store is required. Prints one "listening PROTO ADDR:PORT -> ns/svc:port"
-line per listener on stdout (and "closed …" when one goes away). When a file changes it is
-applied again: "reloaded: …" on stderr; a problem is one "error: FILE: …" line and the previous
-state keeps being served. A listener that cannot be opened (port taken, address not on this
-host) is one "error: cannot listen on …" line and the others keep serving. Stops on
-SIGINT/SIGTERM.
+line per listener on stdout, and "closed PROTO ADDR:PORT -> ns/svc:port" (what it served) when
+one goes away. A listener that stays open while the port of its service changes (a NodePort
+after spec.ports[].port changed) gets a new "listening" line with the new port: the last line
+for an address is the current one. A targetPort change prints nothing (the listeners stay).
+When a file changes it is applied again: "reloaded: …" on stderr; a problem is one
+"error: FILE: …" line and the previous state keeps being served. A listener that cannot be
+opened (port taken, address not on this host) is one "error: cannot listen on …" line and the
+others keep serving. Stops on SIGINT/SIGTERM ("closed …" for each listener).
 
 Exit status: 0 stopped by a signal, 1 the manifests did not load or --metrics could not be
 bound, 2 usage error.

@@ -143,10 +143,10 @@ export async function runServe(ctx: CliContext, flags: ServeFlags, signal: Abort
         portalPort: flags.portalPort ?? 'service',
         ...(flags.nodeName !== undefined ? { node: { name: flags.nodeName } } : {}),
       });
-      proxy.on('listening', (l) => ctx.out(`proxy: ${describeListener('listening', l, source.snapshot())}`));
-      proxy.on('listenerClosed', (l) =>
-        ctx.out(`proxy: ${describeListener('closed', l, source.snapshot())}`),
-      );
+      proxy.on('listening', (l) => ctx.out(`proxy: ${describeListener('listening', l)}`));
+      // A listener that stays open while its service port changes is announced again.
+      proxy.on('listenerChanged', (l) => ctx.out(`proxy: ${describeListener('listening', l)}`));
+      proxy.on('listenerClosed', (l) => ctx.out(`proxy: ${describeListener('closed', l)}`));
       proxy.on('listenError', (spec, e) =>
         ctx.err(
           `error: proxy: cannot listen on ${spec.protocol.toLowerCase()} ${formatHostPort(spec.address, spec.port)} for ${spec.routeKey}: ${e.message}`,

@@ -1,7 +1,9 @@
+import { createServer, type Socket } from 'node:net';
 import { fetch, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ConnectFailedError,
+  connect,
   connectService,
   NoEndpointsError,
   ServiceResolver,
@@ -133,5 +135,101 @@ describe('connectService', () => {
     const err = await connectService(resolver, 'echo', { connectTimeoutsMs: [100, 100] }).catch((e) => e);
     expect(err).toBeInstanceOf(ConnectFailedError);
     expect((err as ConnectFailedError).errors).toHaveLength(2);
+  });
+});
+
+describe('ServiceResolver.connect and the connect alias', () => {
+  /** A port on 127.0.0.1 that refuses: bound once, then closed. */
+  async function refusingPort(): Promise<number> {
+    const server = createServer();
+    const port = await new Promise<number>((resolve) =>
+      server.listen({ host: '127.0.0.1', port: 0 }, () => {
+        const a = server.address();
+        resolve(typeof a === 'object' && a ? a.port : 0);
+      }),
+    );
+    await closeServer(server);
+    return port;
+  }
+
+  async function refusingThenLive() {
+    const echo = await echoServer('127.0.0.1');
+    cleanups.push(() => closeServer(echo.server));
+    const dead = await refusingPort();
+    // Two endpoints on 127.0.0.1: a port nobody listens on, and the echo server.
+    const registry = await registryWith([
+      service('echo', { selector: { app: 'echo' }, ports: [{ port: 7, targetPort: 'tcp' }] }),
+      loopbackPod('dead', '127.0.0.1', { app: 'echo' }, { ports: [{ name: 'tcp', containerPort: dead }] }),
+      loopbackPod(
+        'live',
+        '127.0.0.1',
+        { app: 'echo' },
+        { ports: [{ name: 'tcp', containerPort: echo.port }] },
+      ),
+    ]);
+    const resolver = new ServiceResolver(registry);
+    cleanups.push(
+      () => registry.close(),
+      () => resolver.close(),
+    );
+    expect(resolver.table.servicePorts('default', 'echo')[0]?.liveKeys.size).toBe(2);
+    return { echo, dead, resolver };
+  }
+
+  async function roundTrip(socket: Socket): Promise<string> {
+    const reply = new Promise<string>((resolve, reject) => {
+      socket.once('data', (b: Buffer) => resolve(b.toString()));
+      socket.once('error', reject);
+    });
+    socket.write('ping');
+    const text = await reply;
+    socket.destroy();
+    return text;
+  }
+
+  it('resolver.connect() reaches the live endpoint whichever the balancer picks first', async () => {
+    const { echo, dead, resolver } = await refusingThenLive();
+    // Round-robin over two endpoints: at least two of these picks start on the refusing one.
+    for (let i = 0; i < 4; i++) {
+      const socket = await resolver.connect('echo', { connectTimeoutsMs: [500, 500] });
+      expect(socket.remotePort).toBe(echo.port);
+      expect(socket.remotePort).not.toBe(dead);
+      expect(await roundTrip(socket)).toBe('ping');
+    }
+    // With a single attempt, the pick that starts on the refusing endpoint fails: the successes
+    // above were retries, not luck.
+    const single = await Promise.allSettled(
+      [0, 1].map(() => resolver.connect('echo', { connectTimeoutsMs: [500] })),
+    );
+    expect(single.filter((r) => r.status === 'rejected')).toHaveLength(1);
+    for (const r of single) if (r.status === 'fulfilled') r.value.destroy();
+  });
+
+  it('connect() from the entry is connectService, with its retry', async () => {
+    expect(connect).toBe(connectService);
+    const { echo, resolver } = await refusingThenLive();
+    for (let i = 0; i < 2; i++) {
+      const socket = await connect(resolver, 'echo.default.svc.cluster.local:7');
+      expect(socket.remotePort).toBe(echo.port);
+      expect(await roundTrip(socket)).toBe('ping');
+    }
+  });
+
+  it('resolver.connect() fails with every attempt listed when no endpoint answers', async () => {
+    const dead = await refusingPort();
+    const registry = await registryWith([
+      service('gone', { selector: { app: 'gone' }, ports: [{ port: 7, targetPort: dead }] }),
+      loopbackPod('gone-1', '127.0.0.1', { app: 'gone' }),
+    ]);
+    const resolver = new ServiceResolver(registry);
+    cleanups.push(
+      () => registry.close(),
+      () => resolver.close(),
+    );
+    const err = await resolver.connect('gone', { connectTimeoutsMs: [200, 200, 200] }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConnectFailedError);
+    expect((err as ConnectFailedError).errors).toHaveLength(3);
+    expect((err as ConnectFailedError).errors[0]?.message).toMatch(/ECONNREFUSED/);
+    await expect(resolver.connect('nope')).rejects.toThrow('service default/nope not found');
   });
 });

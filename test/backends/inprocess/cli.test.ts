@@ -84,6 +84,88 @@ describe('svcroute proxy', () => {
     expect(err.filter((e) => e.startsWith('error'))).toEqual([]);
   });
 
+  it('names what a closed listener served and announces an open listener whose port changed', async () => {
+    const first = await nameServer('127.0.0.73', 'first');
+    const second = await nameServer('127.0.0.73', 'second');
+    cleanups.push(
+      () => closeServer(first.server),
+      () => closeServer(second.server),
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'svcroute-proxy-'));
+    const file = join(dir, 'objects.yaml');
+    const objects = (port: number, targetPort: number) => `apiVersion: v1
+kind: Service
+metadata: {name: shop, namespace: default}
+spec:
+  type: NodePort
+  selector: {app: shop}
+  ports: [{name: http, port: ${port}, targetPort: ${targetPort}, nodePort: 31881}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: shop-1, namespace: default, labels: {app: shop}}
+spec: {containers: [{name: c}]}
+status: {phase: Running, podIP: 127.0.0.73, podIPs: [{ip: 127.0.0.73}], conditions: [{type: Ready, status: "True"}]}
+`;
+    writeFileSync(file, objects(80, first.port));
+    const out: string[] = [];
+    const err: string[] = [];
+    const ctx = new CliContext({
+      stdout: { write: (t: string) => out.push(...t.trimEnd().split('\n')) },
+      stderr: { write: (t: string) => err.push(t) },
+      readStdin: async () => '',
+      now: () => new Date(),
+    });
+    const abort = new AbortController();
+    const running = runProxy(
+      ctx,
+      { filename: [file], nodeIp: ['127.0.0.1'], bind: ['127.0.0.74'], portalPort: 'service', watch: true },
+      abort.signal,
+    );
+    cleanups.push(() => {
+      abort.abort();
+      return running;
+    });
+    const settle = (cond: () => boolean) =>
+      waitFor(cond, 5000).catch((e) => {
+        throw new Error(`${e.message}: out=${JSON.stringify(out)} err=${JSON.stringify(err)}`);
+      });
+    await settle(() => out.length >= 2);
+    expect(await httpGet('127.0.0.1', 31881)).toBe('first');
+
+    // targetPort only: the same listeners keep serving, now the new backend port; nothing printed.
+    const before = out.length;
+    writeFileSync(file, objects(80, second.port));
+    await settle(() => err.some((e) => e.startsWith('reloaded')));
+    let body = '';
+    for (let i = 0; i < 200 && body !== 'second'; i++) {
+      body = await httpGet('127.0.0.1', 31881);
+      if (body !== 'second') await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(body).toBe('second');
+    expect(out.slice(before)).toEqual([]);
+
+    // port 80 -> 81: the portal moves (closed names port 80), the NodePort stays and is announced again.
+    writeFileSync(file, objects(81, second.port));
+    await settle(() => out.length >= before + 3);
+    expect(out.slice(before).sort()).toEqual([
+      'closed tcp 127.0.0.74:80 -> default/shop:80',
+      'listening tcp 127.0.0.1:31881 -> default/shop:81',
+      'listening tcp 127.0.0.74:81 -> default/shop:81',
+    ]);
+    expect(await httpGet('127.0.0.74', 81)).toBe('second');
+    await expect(httpGet('127.0.0.74', 80)).rejects.toThrow(/ECONNREFUSED/);
+
+    abort.abort();
+    await running;
+    // Shutdown closes what is open, each line naming the port it served last.
+    expect(out.slice(before + 3).sort()).toEqual([
+      'closed tcp 127.0.0.1:31881 -> default/shop:81',
+      'closed tcp 127.0.0.74:81 -> default/shop:81',
+    ]);
+    expect(err.filter((e) => e.startsWith('error'))).toEqual([]);
+  });
+
   it('registers the command with its flags', () => {
     const program = new Command();
     registerProxyCommand(program);
