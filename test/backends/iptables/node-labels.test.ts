@@ -1,48 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { IptablesBackend, type IptablesSyncEvent } from '../../../src/backends/iptables/backend';
 import type { CommandResult, CommandRunner } from '../../../src/backends/iptables/runner';
-import type { Clock, TimerHandle } from '../../../src/core/clock';
 import type { RoutingSnapshot, SnapshotUpdate } from '../../../src/core/snapshot';
 import { LABEL_TOPOLOGY_ZONE } from '../../../src/core/types';
 import { IptablesState } from '../../../src/testing/iptables-state';
 import { entry, ep, port, snapshot } from './fixtures';
-
-async function flushMicrotasks(): Promise<void> {
-  for (let i = 0; i < 50; i++) await Promise.resolve();
-}
-
-/** Timers run only when the test advances time. */
-class ManualClock implements Clock {
-  t = 0;
-  private timers: Array<{ at: number; fn: () => void; handle: TimerHandle }> = [];
-  now(): number {
-    return this.t;
-  }
-  wallNow(): Date {
-    return new Date(this.t);
-  }
-  setTimeout(fn: () => void, ms: number): TimerHandle {
-    const handle = { __timer: true } as TimerHandle;
-    this.timers.push({ at: this.t + ms, fn, handle });
-    return handle;
-  }
-  clearTimeout(handle: TimerHandle): void {
-    this.timers = this.timers.filter((t) => t.handle !== handle);
-  }
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    await flushMicrotasks();
-    for (;;) {
-      const next = this.timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!next) break;
-      this.timers = this.timers.filter((t) => t !== next);
-      this.t = next.at;
-      next.fn();
-      await flushMicrotasks();
-    }
-    this.t = end;
-  }
-}
+import { ManualClock } from './manual-clock';
 
 /** A fake iptables whose restores go into an {@link IptablesState}; every jump already exists. */
 function fakeIptables() {
