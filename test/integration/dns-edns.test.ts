@@ -5,8 +5,8 @@
  * server makes itself (SERVFAIL for no question, REFUSED for another class). Real dig where it
  * fits, hand-built packets for the exact bytes.
  */
+
 import { execFile } from 'node:child_process';
-import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import dnsPacket from 'dns-packet';
@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DnsResolver, DnsServer } from '../../src/backends/dns';
 import { seedState } from '../backends/dns/fixtures';
+import { udpExchange } from '../helpers/dns';
 
 const run = promisify(execFile);
 const DIG = '/usr/bin/dig';
@@ -41,19 +42,7 @@ async function dig(...args: string[]): Promise<string> {
 }
 
 function udp(msg: Buffer, timeoutMs = 1000): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    const timer = setTimeout(() => {
-      s.close();
-      resolve(undefined);
-    }, timeoutMs);
-    s.on('message', (m) => {
-      clearTimeout(timer);
-      s.close();
-      resolve(m);
-    });
-    s.send(msg, port, '127.0.0.1');
-  });
+  return udpExchange(port, msg, timeoutMs);
 }
 
 /** Header + one question (RD set) + an optional raw OPT record. */

@@ -4,6 +4,7 @@
  * retries over TCP); `prefer_udp` retries a truncated UDP answer over TCP itself; `force_tcp`
  * only uses TCP. Fake upstreams on 127.0.0.1 truncate over UDP and answer in full over TCP.
  */
+
 import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DnsResolver, DnsServer } from '../../src/backends/dns';
 import type { ForwardTransport } from '../../src/backends/dns/forwarder';
 import { seedState } from '../backends/dns/fixtures';
+import { udpAnswer } from '../helpers/dns';
 
 const run = promisify(execFile);
 const DIG = '/usr/bin/dig';
@@ -136,26 +138,18 @@ async function withServer<T>(
   }
 }
 
-function ask(port: number, name = 'www.example.test', timeoutMs = 3000): Promise<dnsPacket.DecodedPacket> {
+async function ask(
+  port: number,
+  name = 'www.example.test',
+  timeoutMs = 3000,
+): Promise<dnsPacket.DecodedPacket> {
   const msg = dnsPacket.encode({
     type: 'query',
     id: 4711,
     flags: dnsPacket.RECURSION_DESIRED,
     questions: [{ type: 'A', name }],
   });
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    const timer = setTimeout(() => {
-      s.close();
-      reject(new Error('no answer'));
-    }, timeoutMs);
-    s.on('message', (m) => {
-      clearTimeout(timer);
-      s.close();
-      resolve(dnsPacket.decode(m));
-    });
-    s.send(msg, port, '127.0.0.1');
-  });
+  return dnsPacket.decode(await udpAnswer(port, msg, timeoutMs));
 }
 
 const addresses = (p: dnsPacket.DecodedPacket) => (p.answers ?? []).map((a) => (a as { data: unknown }).data);

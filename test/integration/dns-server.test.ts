@@ -8,6 +8,7 @@ import dnsPacket from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DnsBackend, DnsResolver, DnsServer, PodResolver, RRType } from '../../src/backends/dns';
 import { seedState, state, svc } from '../backends/dns/fixtures';
+import { udpExchange } from '../helpers/dns';
 
 const run = promisify(execFile);
 const DIG = '/usr/bin/dig';
@@ -35,19 +36,7 @@ function status(out: string): string | undefined {
 }
 
 function udpQuery(msg: Buffer, timeoutMs = 1000): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    const timer = setTimeout(() => {
-      s.close();
-      resolve(undefined);
-    }, timeoutMs);
-    s.on('message', (m) => {
-      clearTimeout(timer);
-      s.close();
-      resolve(m);
-    });
-    s.send(msg, port, '127.0.0.1');
-  });
+  return udpExchange(port, msg, timeoutMs);
 }
 
 function query(name: string, type: dnsPacket.RecordType, extra: Partial<dnsPacket.Packet> = {}): Buffer {

@@ -3,6 +3,7 @@
  * them and appends the answers after the CNAME (as CoreDNS does through its own upstream);
  * without upstreams the CNAME alone is the answer. A fake upstream on 127.0.0.1 stands in.
  */
+
 import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import { promises as dnsPromises } from 'node:dns';
@@ -15,6 +16,7 @@ import { DnsResolver, DnsServer } from '../../src/backends/dns';
 import type { ForwardTransport } from '../../src/backends/dns/forwarder';
 import { encodeResponse } from '../../src/backends/dns/wire';
 import { state, svc } from '../backends/dns/fixtures';
+import { udpAnswer } from '../helpers/dns';
 
 const run = promisify(execFile);
 const DIG = '/usr/bin/dig';
@@ -176,20 +178,8 @@ function query(name: string, type: dnsPacket.RecordType): Buffer {
   });
 }
 
-function ask(port: number, msg: Buffer, timeoutMs = 2000): Promise<dnsPacket.DecodedPacket> {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    const timer = setTimeout(() => {
-      s.close();
-      reject(new Error('no answer'));
-    }, timeoutMs);
-    s.on('message', (m) => {
-      clearTimeout(timer);
-      s.close();
-      resolve(dnsPacket.decode(m));
-    });
-    s.send(msg, port, '127.0.0.1');
-  });
+async function ask(port: number, msg: Buffer, timeoutMs = 2000): Promise<dnsPacket.DecodedPacket> {
+  return dnsPacket.decode(await udpAnswer(port, msg, timeoutMs));
 }
 
 const rr = (p: dnsPacket.DecodedPacket) =>
