@@ -1,9 +1,6 @@
-// Jest-style tests (describe/it, one behaviour per test) over the CJS build. Jest itself is not
-// needed to run them: `node --test examples/unit-testing/sticky-router.jest.test.cjs`. In a Jest
-// project, delete the two node: requires below and write `expect(a).toBe(b)` for
-// `assert.equal(a, b)`; the `require('svcroute')` lines stay as they are.
-const { describe, it } = require('node:test');
-const assert = require('node:assert/strict');
+// Jest over the CJS build: `npx jest --config examples/unit-testing/jest.config.cjs`. The
+// `require('svcroute')` lines are what a Jest project writes; `describe`, `it` and `expect` are
+// Jest's globals.
 const { SeededRng } = require('svcroute');
 const { FakeClock } = require('svcroute/testing');
 const { StickyRouter } = require('./sticky-router.cjs');
@@ -37,13 +34,13 @@ describe('StickyRouter (CommonJS)', () => {
     const router = new StickyRouter({ clock, rng: new SeededRng(7), timeoutSeconds: 30 });
     const first = router.route('10.0.0.5', info, endpoints);
     clock.advance(30_000); // exactly the timeout: still sticky (the kernel's rule)
-    assert.equal(router.route('10.0.0.5', info, endpoints), first);
+    expect(router.route('10.0.0.5', info, endpoints)).toBe(first);
     const seen = new Set();
     for (let i = 0; i < 50; i++) {
       clock.advance(31_000);
       seen.add(router.route('10.0.0.5', info, endpoints).key);
     }
-    assert.equal(seen.size, 3);
+    expect(seen.size).toBe(3);
   });
 
   it('gives the same picks for the same seed', () => {
@@ -51,15 +48,12 @@ describe('StickyRouter (CommonJS)', () => {
       const router = new StickyRouter({ clock: new FakeClock(), rng: new SeededRng(seed) });
       return endpoints.map((_, i) => router.route(`10.0.1.${i}`, info, endpoints).key).join();
     };
-    assert.equal(run(11), run(11));
+    expect(run(11)).toBe(run(11));
   });
 
   it('skips endpoints that are not ready', () => {
     const router = new StickyRouter({ clock: new FakeClock(), rng: new SeededRng(1) });
     for (let i = 0; i < 20; i++)
-      assert.equal(
-        router.route(`10.0.2.${i}`, info, [endpoint(1, false), endpoint(2)]).key,
-        '127.0.0.2:8080',
-      );
+      expect(router.route(`10.0.2.${i}`, info, [endpoint(1, false), endpoint(2)]).key).toBe('127.0.0.2:8080');
   });
 });

@@ -45,5 +45,6 @@ export interface Resolution {
 
 /** Anything that resolves targets the way `ServiceResolver.resolve()` does. */
 export interface TargetResolver {
+  /** Picks an endpoint for `target`; throws the resolver's typed errors when there is none. */
   resolve(target: TargetInput, opts?: ResolveOptions): Resolution;
 }
