@@ -207,16 +207,22 @@ export function filenamePaths(values: readonly string[] | undefined): string[] {
 const CLI_RNG_SEED = 0x5eed;
 
 /**
- * Registry options for the range flags: without either flag, values present in the objects are
- * taken as they are (`as-is`, a dump of a live cluster) and missing ones allocated from the
- * defaults; with one, every value is checked (`strict`).
+ * Registry options for the range flags. Each flag makes its own kind of value `strict` (checked
+ * against the range given, as the API server started with that flag would): cluster IPs with
+ * `--service-cluster-ip-range`, node ports (health check node ports too) with
+ * `--service-node-port-range`. A kind whose flag is absent is taken as it is (`as-is`, a dump of
+ * a live cluster whose ranges are not known), and its missing values are allocated from the
+ * default range.
  *
  * @throws CliError (usage) for a malformed CIDR or port range.
  */
 export function registryOptionsFromFlags(flags: ServiceRangeFlags): RegistryOptions {
   const options: { -readonly [K in keyof RegistryOptions]: RegistryOptions[K] } = {
     rng: new SeededRng(CLI_RNG_SEED),
-    allocationMode: 'as-is',
+    allocationMode: {
+      clusterIPs: flags.serviceClusterIpRange !== undefined ? 'strict' : 'as-is',
+      nodePorts: flags.serviceNodePortRange !== undefined ? 'strict' : 'as-is',
+    },
     // Local processes are the backends of a development service network (`validate` still
     // reports loopback endpoints as the API server does).
     allowLoopbackEndpoints: true,
@@ -232,7 +238,6 @@ export function registryOptionsFromFlags(flags: ServiceRangeFlags): RegistryOpti
       );
     }
     options.serviceClusterIPRanges = cidrs;
-    options.allocationMode = 'strict';
   }
   if (flags.serviceNodePortRange !== undefined) {
     try {
@@ -245,7 +250,6 @@ export function registryOptionsFromFlags(flags: ServiceRangeFlags): RegistryOpti
       );
     }
     options.serviceNodePortRange = flags.serviceNodePortRange.trim();
-    options.allocationMode = 'strict';
   }
   return options;
 }

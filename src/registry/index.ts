@@ -56,7 +56,8 @@ export {
   type RegistryLeaderElection,
   type RegistryOptions,
 } from './registry';
-export type { AllocationMode } from './service-allocation';
+export type { AllocationMode, AllocationModes, ValueAllocationMode } from './service-allocation';
+export { allocationModes } from './service-allocation';
 export {
   isSkippedByProxy,
   needsHealthCheck,

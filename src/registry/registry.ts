@@ -33,7 +33,7 @@ import { LocalAllocators } from './local-allocators';
 import { MemoryStore } from './memory-store';
 import { ObjectCache } from './object-cache';
 import { ObjectIndexes } from './object-indexes';
-import type { AllocationMode } from './service-allocation';
+import { type AllocationMode, allocationModes } from './service-allocation';
 import { SnapshotPublisher } from './snapshot-publisher';
 import type { Store } from './store';
 import { WritePath } from './write-path';
@@ -58,6 +58,9 @@ export interface RegistryOptions {
    * `strict` (default): requested cluster IPs and node ports must lie in the ranges (Kubernetes'
    * messages otherwise). `as-is`: values already present in objects (a dump of a real cluster)
    * are taken as they are; missing ones are allocated. Duplicates are refused in both modes.
+   * `{ clusterIPs, nodePorts }` sets the mode per kind of value (the health check node port
+   * follows `nodePorts`), e.g. to check node ports against a known range while keeping a dump's
+   * cluster IPs. A value outside these throws a TypeError from the constructor.
    */
   readonly allocationMode?: AllocationMode;
   readonly clock?: Clock;
@@ -155,6 +158,7 @@ export interface RegistryEvents {
 export class Registry extends EventEmitter<RegistryEvents> implements SnapshotSource {
   readonly store: Store;
   readonly keys: KeyLayout;
+  /** {@link RegistryOptions.allocationMode} as given (the object form as a frozen copy). */
   readonly allocationMode: AllocationMode;
   private readonly cache: ObjectCache;
   private readonly indexes = new ObjectIndexes();
@@ -174,7 +178,11 @@ export class Registry extends EventEmitter<RegistryEvents> implements SnapshotSo
     this.store = options.store ?? new MemoryStore();
     this.ownsStore = options.store === undefined;
     this.keys = new KeyLayout(options.keyPrefix);
-    this.allocationMode = options.allocationMode ?? 'strict';
+    const mode = options.allocationMode ?? 'strict';
+    // Checked here so a bad value fails at construction rather than at the first write; the
+    // object form is copied so the caller's object cannot change this registry's mode later.
+    const modes = allocationModes(mode);
+    this.allocationMode = typeof mode === 'string' ? mode : modes;
     const clock: Clock = options.clock ?? systemClock;
     const rng: Rng = options.rng ?? mathRng;
     const isClosed = () => this.closed;

@@ -32,8 +32,48 @@ import { initServiceIPFamilies, prepareServiceUpdate } from '../validation';
 import type { ReservationType } from './keys';
 import { cloneJSON } from './object-utils';
 
-/** `strict`: every value checked against the configured ranges; `as-is`: values present are taken. */
-export type AllocationMode = 'strict' | 'as-is';
+/**
+ * How values already present in objects are treated, for one kind of value: `strict` checks
+ * them against the configured range (the API server's behaviour); `as-is` takes them as they
+ * are (a dump of a cluster whose ranges are not known). Missing values are allocated from the
+ * range in both modes, and duplicates are refused in both.
+ */
+export type ValueAllocationMode = 'strict' | 'as-is';
+
+/** One {@link ValueAllocationMode} per kind of value. */
+export interface AllocationModes {
+  /** Cluster IPs (`spec.clusterIP(s)`) and the IP family checks that depend on the service CIDRs. */
+  readonly clusterIPs: ValueAllocationMode;
+  /** Node ports (`spec.ports[].nodePort`) and the health check node port. */
+  readonly nodePorts: ValueAllocationMode;
+}
+
+/** One mode for every kind of value (the string form), or one per kind. */
+export type AllocationMode = ValueAllocationMode | AllocationModes;
+
+function isValueAllocationMode(m: unknown): m is ValueAllocationMode {
+  return m === 'strict' || m === 'as-is';
+}
+
+/**
+ * The per-kind form of `mode` (the string form applies to every kind), as a new frozen object.
+ *
+ * @throws TypeError for anything but the documented values (a JavaScript caller's typo must not
+ * quietly turn checking off).
+ */
+export function allocationModes(mode: AllocationMode): AllocationModes {
+  if (isValueAllocationMode(mode)) return Object.freeze({ clusterIPs: mode, nodePorts: mode });
+  if (
+    typeof mode === 'object' &&
+    mode !== null &&
+    isValueAllocationMode(mode.clusterIPs) &&
+    isValueAllocationMode(mode.nodePorts)
+  )
+    return Object.freeze({ clusterIPs: mode.clusterIPs, nodePorts: mode.nodePorts });
+  throw new TypeError(
+    `invalid allocationMode ${JSON.stringify(mode)}: expected "strict", "as-is" or { clusterIPs, nodePorts } of those`,
+  );
+}
 
 /** One reserved value. */
 export interface ReservationRef {
@@ -115,8 +155,9 @@ function otherFamily(f: IPFamily): IPFamily {
  * then RequireDualStack on a single-stack cluster and unconfigured `ipFamilies`.
  *
  * Contract: `svc` is defaulted with `clusterIPs` normalized from `clusterIP`; `clusterFamilies`
- * are the configured service CIDRs' families, primary first. In `as-is` mode a requested address
- * is taken as it is, so its family counts as configured too. Empty when the server would go on.
+ * are the configured service CIDRs' families, primary first. When cluster IPs are taken `as-is`
+ * (see {@link AllocationModes.clusterIPs}) a requested address is taken as it is, so its family
+ * counts as configured too. Empty when the server would go on.
  */
 export function ipFamilyStageErrors(
   svc: Service,
@@ -125,7 +166,7 @@ export function ipFamilyStageErrors(
   prev?: Service,
 ): ErrorList {
   const known: IPFamily[] = [...clusterFamilies];
-  if (mode === 'as-is') {
+  if (allocationModes(mode).clusterIPs === 'as-is') {
     for (const ip of svc.spec.clusterIPs ?? []) {
       const f = ip === 'None' ? undefined : familyOf(ip);
       if (f && !known.includes(f)) known.push(f);
@@ -147,6 +188,7 @@ function initIPFamilyFields(
   // clusterIP and clusterIPs[0] are two views of one value.
   if (spec.clusterIP && !spec.clusterIPs?.length) spec.clusterIPs = [spec.clusterIP];
   const clusterFamilies = ctx.serviceRanges.map((r) => r.family);
+  const strict = allocationModes(ctx.mode).clusterIPs === 'strict';
   const primary: IPFamily = clusterFamilies[0] ?? 'IPv4';
   const serverErrors = ipFamilyStageErrors(svc, clusterFamilies, ctx.mode, prev);
   if (serverErrors.length) {
@@ -176,7 +218,7 @@ function initIPFamilyFields(
   }
   if (families.length === 0) families.push(primary);
   const policy: IPFamilyPolicy = spec.ipFamilyPolicy;
-  if (policy === 'RequireDualStack' && !dualStackCluster && ctx.mode === 'strict') {
+  if (policy === 'RequireDualStack' && !dualStackCluster && strict) {
     errors.push(
       fieldErrors.invalid(
         specPath.child('ipFamilyPolicy'),
@@ -192,7 +234,7 @@ function initIPFamilyFields(
   ) {
     if (dualStackCluster) families.push(otherFamily(families[0] as IPFamily));
   }
-  if (ctx.mode === 'strict') {
+  if (strict) {
     families.forEach((f, i) => {
       if (!clusterFamilies.includes(f))
         errors.push(
@@ -233,6 +275,7 @@ export function planServiceAllocation(
   const reserve: ReservationRef[] = [];
   let internalError: StatusError | undefined;
   const failed = () => errors.length > 0 || internalError !== undefined;
+  const modes = allocationModes(ctx.mode);
 
   initIPFamilyFields(svc, ctx, errors, prev);
   if (errors.length) return { service: svc, reserve: [], release: [], errors };
@@ -275,7 +318,7 @@ export function planServiceAllocation(
           ips.push(requested);
           continue;
         }
-        if (ctx.mode === 'strict') {
+        if (modes.clusterIPs === 'strict') {
           if (!range) {
             errors.push(clusterIPFamilyFieldError(requestedIPs, i, family));
             break;
@@ -451,7 +494,7 @@ export function planServiceAllocation(
       return prior === holder && holder !== 'hc'
         ? undefined
         : new AllocationError('allocated', PORT_ALLOCATED_MESSAGE);
-    if (ctx.mode === 'strict' && !ctx.nodePorts.contains(port))
+    if (modes.nodePorts === 'strict' && !ctx.nodePorts.contains(port))
       return new AllocationError('not-in-range', portNotInRangeMessage(ctx.nodePorts.rangeString()));
     if (held.has(`nodePort/${port}`)) {
       wantPorts.set(port, holder);
