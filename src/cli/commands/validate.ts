@@ -83,8 +83,8 @@ export function registerValidateCommand(program: Command): void {
       'after',
       `
 Every object is defaulted and validated with Kubernetes' rules; objects that pass are then
-checked for address and port conflicts (and, with a range flag, against the ranges), as
-creating them all would. A missing namespace means "default".
+checked for address and port conflicts, as creating them all would; --service-cluster-ip-range
+also checks cluster IPs against it, --service-node-port-range node ports. A missing namespace means "default".
 
 Output:
   stdout: one "<resource>/<name> valid" line per valid object
