@@ -61,7 +61,11 @@ interface Pending {
   tcp: net.Socket | undefined;
 }
 
-/** Forwards raw queries to upstreams in order, failing over on timeout or connection error. */
+/**
+ * Forwards raw queries to upstreams in order, failing over on timeout or connection error.
+ * Replies come back as the upstream sent them (client ID restored); fitting them to the
+ * client's UDP size is the caller's job (the server does it with `truncateReply`).
+ */
 export class Forwarder {
   private readonly sockets = new Map<4 | 6, dgram.Socket>();
   private readonly pending = new Map<number, Pending>();

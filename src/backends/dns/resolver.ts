@@ -204,6 +204,22 @@ export class DnsResolver {
     return [...new Set(names)];
   }
 
+  /**
+   * Every IP with a PTR answer (canonical form, unsorted, each once): cluster IPs of ClusterIP
+   * services and the ready endpoint IPs of every EndpointSlice, its service existing or not.
+   * Empty when reverse zones are off.
+   */
+  reverseAddresses(): string[] {
+    if (!this.reverseZones) return [];
+    const out = new Set<string>();
+    for (const e of this.entries.values()) {
+      if (e.kind === 'clusterIP') for (const ip of e.clusterIPs) out.add(ip);
+      for (const ep of e.endpoints) out.add(ep.ip);
+    }
+    for (const endpoints of this.orphans.values()) for (const ep of endpoints) out.add(ep.ip);
+    return [...out];
+  }
+
   /** The zone's SOA record (owner = the cluster zone). */
   soa(zone: string = this.zone): SoaRecord {
     return {

@@ -31,6 +31,7 @@ import {
   FLAG_QR,
   FLAG_RD,
   FLAG_TC,
+  findOptRecord,
   OPT_RECORD_BYTES,
   type ParsedQuery,
   parseQuery,
@@ -38,6 +39,7 @@ import {
   readQuestionName,
   readUpstreamAnswers,
   sameName,
+  truncateReply,
 } from './wire';
 
 /** Where and how the server listens and what it does with foreign names. */
@@ -295,7 +297,9 @@ export class DnsServer {
       this.forwarder?.forward(
         msg,
         (upstream) => {
-          const out = upstream ? adoptClientOpt(upstream, msg) : servfail(msg);
+          const out = upstream
+            ? truncateReply(adoptClientOpt(upstream, msg), udpLimitOf(msg))
+            : servfail(msg);
           if (out) reply(out);
         },
         'udp',
@@ -343,7 +347,9 @@ export class DnsServer {
           this.forwarder?.forward(
             msg,
             (reply) => {
-              const out = reply ? adoptClientOpt(reply, msg) : servfail(msg);
+              const out = reply
+                ? truncateReply(adoptClientOpt(reply, msg), MAX_MESSAGE_BYTES)
+                : servfail(msg);
               if (out) write(out);
             },
             'tcp',
@@ -614,6 +620,16 @@ function patch(
   // and no options (CoreDNS copies only options a plugin registered; none of its defaults do).
   writeOpt(out, pos + body, q.ednsSize, 0, q.ednsFlagsHigh);
   return body + OPT_RECORD_BYTES;
+}
+
+/**
+ * The most a UDP reply to `query` may carry, as CoreDNS's `Request.Size`: the client's EDNS0
+ * payload size (never under 512), or 512 without an OPT record.
+ */
+function udpLimitOf(query: Buffer): number {
+  const at = findOptRecord(query);
+  if (at === undefined || at < 0 || at + 5 > query.length) return CLASSIC_UDP_MAX_BYTES;
+  return Math.max(CLASSIC_UDP_MAX_BYTES, query.readUInt16BE(at + 3));
 }
 
 /** Opcode bits in the header's third byte. */

@@ -3,7 +3,7 @@
  * name compression against the question) and reading the question of a query straight from
  * the packet bytes without a full decode.
  */
-import { CLASS_IN, MAX_LABEL_BYTES, MAX_NAME_BYTES, RRType } from './constants';
+import { CLASS_IN, CLASSIC_UDP_MAX_BYTES, MAX_LABEL_BYTES, MAX_NAME_BYTES, RRType } from './constants';
 import { canonicalIP } from './names';
 import type { DnsAnswer, DnsRecord } from './records';
 
@@ -611,4 +611,62 @@ export function adoptClientOpt(reply: Buffer, query: Uint8Array): Buffer {
   out.writeUInt16BE(((reply[10]! << 8) | reply[11]!) + 1, 10);
   out.set([0, 0, RRType.OPT, size >> 8, size & 0xff, 0, 0, flagsHigh, 0, 0, 0], reply.length);
   return out;
+}
+
+/**
+ * An upstream's reply cut to `limit` bytes as CoreDNS's response writer does (miekg/dns
+ * `Msg.Truncate`): a reply that fits passes unchanged; otherwise the OPT record is set aside and
+ * its size reserved, then answers, authority and additional records are kept whole, in order,
+ * up to the first one that does not fit, the OPT record goes back at the end and TC is set (an
+ * upstream's own TC stays). Limits under 512 count as 512 (RFC 6891). Records are measured as
+ * the upstream encoded them (compression pointers always point backwards, so every prefix is a
+ * valid message); a reply too malformed to walk passes unchanged.
+ */
+export function truncateReply(reply: Buffer, limit: number): Buffer {
+  const size = Math.max(limit, CLASSIC_UDP_MAX_BYTES);
+  if (reply.length <= size || reply.length < 12) return reply;
+  const count = (at: number) => (reply[at]! << 8) | reply[at + 1]!;
+  let off: number | undefined = 12;
+  for (let i = count(4); i > 0; i--) {
+    off = skipName(reply, off);
+    if (off === undefined || off + 4 > reply.length) return reply;
+    off += 4;
+  }
+  const questionEnd = off;
+  const sections = [count(6), count(8), count(10)];
+  const records: { start: number; end: number; section: number }[] = [];
+  let opt: { start: number; end: number } | undefined;
+  for (let section = 0; section < 3; section++) {
+    for (let i = sections[section]!; i > 0; i--) {
+      const start: number = off;
+      off = skipName(reply, off);
+      if (off === undefined || off + 10 > reply.length) return reply;
+      const type = (reply[off]! << 8) | reply[off + 1]!;
+      off += 10 + count(off + 8);
+      if (off > reply.length) return reply;
+      if (section === 2 && type === RRType.OPT && !opt) opt = { start, end: off };
+      else records.push({ start, end: off, section });
+    }
+  }
+  const budget = size - (opt ? opt.end - opt.start : 0);
+  // Never longer than the reply itself, whatever the OPT record's size.
+  const out = Buffer.allocUnsafe(reply.length);
+  reply.copy(out, 0, 0, questionEnd);
+  let len = questionEnd;
+  const kept = [0, 0, 0];
+  for (const r of records) {
+    if (len + (r.end - r.start) > budget) break;
+    reply.copy(out, len, r.start, r.end);
+    len += r.end - r.start;
+    kept[r.section]!++;
+  }
+  if (opt) {
+    reply.copy(out, len, opt.start, opt.end);
+    len += opt.end - opt.start;
+  }
+  out.writeUInt16BE(kept[0]!, 6);
+  out.writeUInt16BE(kept[1]!, 8);
+  out.writeUInt16BE(kept[2]! + (opt ? 1 : 0), 10);
+  if (kept[0]! + kept[1]! + kept[2]! < records.length) out[2] = out[2]! | (FLAG_TC >> 8);
+  return out.subarray(0, len);
 }
