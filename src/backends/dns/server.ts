@@ -23,6 +23,7 @@ import type { DnsAnswer } from './records';
 import type { DnsResolver } from './resolver';
 import {
   adoptClientOpt,
+  emptyParsedQuery,
   encodeError,
   encodeQuery,
   encodeRejection,
@@ -144,17 +145,7 @@ export class DnsServer {
   private cacheSize = 0;
   private slab = Buffer.allocUnsafe(SLAB_BYTES);
   private slabPos = 0;
-  private readonly query: ParsedQuery = {
-    nameEnd: 0,
-    qtype: 0,
-    qclass: 0,
-    hash: 0,
-    edns: false,
-    ednsSize: 0,
-    ednsVersion: 0,
-    dnssecOk: false,
-    ednsFlagsHigh: 0,
-  };
+  private readonly query: ParsedQuery = emptyParsedQuery();
   private bound: DnsServerAddress | undefined;
   /** Set by `produce` when it returns CHASE; taken by the caller at once. */
   private chaseJob: ChaseJob | undefined;
@@ -682,17 +673,7 @@ function emptyAnswer(rcode: number): DnsAnswer {
  */
 function servfail(query: Buffer): Buffer | undefined {
   if (query.length < 12) return undefined;
-  const q: ParsedQuery = {
-    nameEnd: 0,
-    qtype: 0,
-    qclass: 0,
-    hash: 0,
-    edns: false,
-    ednsSize: 0,
-    ednsVersion: 0,
-    dnssecOk: false,
-    ednsFlagsHigh: 0,
-  };
+  const q = emptyParsedQuery();
   const labels = parseQuery(query, q) ? readQuestionName(query, 12) : undefined;
   if (labels) {
     try {
