@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { CommandRunner } from '../../src/backends/iptables/runner';
 import { type ApplyRulesOptions, runApplyRules } from '../../src/cli/commands/apply-rules';
-import { CliContext, CliError, EXIT_USAGE } from '../../src/cli/context';
-import { cli } from './helpers';
+import { CliError, EXIT_USAGE } from '../../src/cli/context';
+import { captureContext, cli } from './helpers';
 
 /** A runner that records every iptables command and reports an empty nat table. */
 function recordingRunner(): { runner: CommandRunner; calls: string[] } {
@@ -21,22 +21,6 @@ const DEFAULTS: ApplyRulesOptions = {
   localhostNodeports: true,
   nodePortAddresses: [],
 };
-
-function captureContext(): { ctx: CliContext; stderr: () => string } {
-  let err = '';
-  const ctx = new CliContext({
-    stdout: { write: () => true },
-    stderr: {
-      write: (s: string) => {
-        err += s;
-        return true;
-      },
-    },
-    readStdin: async () => '',
-    now: () => new Date(0),
-  });
-  return { ctx, stderr: () => err };
-}
 
 describe('apply-rules', () => {
   it('--cleanup needs no manifests and touches only the iptables commands', async () => {

@@ -1,3 +1,4 @@
+import { CliContext } from '../../src/cli/context';
 import { runCli } from '../../src/cli/program';
 
 export interface CliRun {
@@ -23,3 +24,20 @@ export async function cli(argv: string[], opts: { stdin?: string; now?: Date } =
 }
 
 export const FIXTURES = 'test/fixtures';
+
+/** A command context whose stdout is dropped and whose stderr is kept, for running commands directly. */
+export function captureContext(): { ctx: CliContext; stderr: () => string } {
+  let err = '';
+  const ctx = new CliContext({
+    stdout: { write: () => true },
+    stderr: {
+      write: (s: string) => {
+        err += s;
+        return true;
+      },
+    },
+    readStdin: async () => '',
+    now: () => new Date(0),
+  });
+  return { ctx, stderr: () => err };
+}

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CommandRunner } from '../../../src/backends/iptables/runner';
 import { type ApplyRulesOptions, runApplyRules } from '../../../src/cli/commands/apply-rules';
-import { CliContext } from '../../../src/cli/context';
 import { IptablesState } from '../../../src/testing/iptables-state';
+import { captureContext } from '../../cli/helpers';
 
 // Rendering into a fake kernel only: these addresses are never connected to.
 const APP = `apiVersion: v1
@@ -81,18 +81,7 @@ describe('apply-rules follows the zone label of the Node named by --node-name', 
     const nodeFile = join(dir, 'node.yaml');
     writeFileSync(join(dir, 'app.yaml'), APP);
     writeFileSync(nodeFile, nodeManifest({ 'topology.kubernetes.io/zone': 'zone-a' }));
-    let err = '';
-    const ctx = new CliContext({
-      stdout: { write: () => true },
-      stderr: {
-        write: (s: string) => {
-          err += s;
-          return true;
-        },
-      },
-      readStdin: async () => '',
-      now: () => new Date(0),
-    });
+    const { ctx, stderr } = captureContext();
     const { kernel, runner } = fakeKernel();
     const opts: ApplyRulesOptions = {
       filename: [join(dir, 'app.yaml'), nodeFile],
@@ -106,7 +95,7 @@ describe('apply-rules follows the zone label of the Node named by --node-name', 
     const stop = new AbortController();
     const run = runApplyRules(ctx, opts, stop.signal, { runner });
     try {
-      const syncs = () => err.match(/applied (full|partial) sync/g) ?? [];
+      const syncs = () => stderr().match(/applied (full|partial) sync/g) ?? [];
       await until('the first sync', () => syncs().length >= 1);
       expect(routedEndpoints(kernel)).toEqual(['10.244.1.10']);
 
@@ -115,7 +104,7 @@ describe('apply-rules follows the zone label of the Node named by --node-name', 
         nodeFile,
         nodeManifest({ 'topology.kubernetes.io/zone': 'zone-a', 'example.com/rack': 'r1' }),
       );
-      await until('the reload', () => err.includes('reloaded: 0 created, 1 configured'));
+      await until('the reload', () => stderr().includes('reloaded: 0 created, 1 configured'));
       await new Promise((r) => setTimeout(r, 100));
       expect(syncs()).toHaveLength(1);
 
@@ -127,6 +116,6 @@ describe('apply-rules follows the zone label of the Node named by --node-name', 
       stop.abort();
       await run;
     }
-    expect(err).not.toContain('error');
+    expect(stderr()).not.toContain('error');
   });
 });
