@@ -23,7 +23,8 @@ import { EtcdTestServer, etcdSkipReason, freePort } from '../helpers/etcd-server
 
 if (etcdSkipReason) console.warn(etcdSkipReason);
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+/** A command context whose stdout and stderr are kept, read through `out()` and `err()`. */
+function capture(): { ctx: CliContext; out: () => string; err: () => string } {
   let out = '';
   let err = '';
   const ctx = new CliContext({
@@ -32,6 +33,31 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
     readStdin: async () => '',
     now: () => new Date(),
   });
+  return { ctx, out: () => out, err: () => err };
+}
+
+/** Asserts that `argv` fails with usage errors both without a source and with `-f` and `--store` together. */
+async function expectExactlyOneSource(argv: string[], file: string, store: string): Promise<void> {
+  const prev = process.env['SVCROUTE_STORE'];
+  delete process.env['SVCROUTE_STORE'];
+  try {
+    const neither = await run(argv);
+    expect(neither).toEqual({
+      code: 2,
+      out: '',
+      err: 'error: must specify -f FILE or --store URL (or set SVCROUTE_STORE)\n',
+    });
+    const both = await run([...argv, '-f', file, '--store', store]);
+    expect(both.code).toBe(2);
+    expect(both.out).toBe('');
+    expect(both.err).toContain('-f FILE and --store URL cannot be given together');
+  } finally {
+    if (prev !== undefined) process.env['SVCROUTE_STORE'] = prev;
+  }
+}
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const { ctx, out, err: stderr } = capture();
   const program = new Command('svcroute').exitOverride();
   attachContext(program, ctx);
   registerApplyCommand(program);
@@ -46,11 +72,14 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
   }
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return { code: ctx.exitCode, out, err };
+    return { code: ctx.exitCode, out: out(), err: stderr() };
   } catch (e) {
     if (e instanceof CliError) {
-      if (!e.reported) err += `error: ${e.message}\n`;
-      return { code: e.exitCode, out, err };
+      return {
+        code: e.exitCode,
+        out: out(),
+        err: e.reported ? stderr() : `${stderr()}error: ${e.message}\n`,
+      };
     }
     throw e;
   }
@@ -197,19 +226,8 @@ status:
     const file = join(dir, 'both.yaml');
     await writeFile(file, WEB);
     const store = server.url('/both');
-    for (const argv of [
-      ['get', 'svc'],
-      ['explain', 'default/web'],
-    ]) {
-      const neither = await run(argv);
-      expect(neither.code).toBe(2);
-      expect(neither.out).toBe('');
-      expect(neither.err).toBe('error: must specify -f FILE or --store URL (or set SVCROUTE_STORE)\n');
-      const both = await run([...argv, '-f', file, '--store', store]);
-      expect(both.code).toBe(2);
-      expect(both.out).toBe('');
-      expect(both.err).toContain('-f FILE and --store URL cannot be given together');
-    }
+    await expectExactlyOneSource(['get', 'svc'], file, store);
+    await expectExactlyOneSource(['explain', 'default/web'], file, store);
     // A store set only in the environment yields to an explicit -f, and serves when -f is absent.
     process.env['SVCROUTE_STORE'] = store;
     try {
@@ -298,20 +316,7 @@ status:
   it('dns serve needs exactly one of -f and --store', async () => {
     const file = join(dir, 'dns-both.yaml');
     await writeFile(file, WEB);
-    const store = server.url('/dns-both');
-    const prev = process.env['SVCROUTE_STORE'];
-    delete process.env['SVCROUTE_STORE'];
-    try {
-      const argv = ['dns', 'serve', '--listen', '127.0.0.1:0'];
-      const neither = await run(argv);
-      expect(neither.code).toBe(2);
-      expect(neither.err).toBe('error: must specify -f FILE or --store URL (or set SVCROUTE_STORE)\n');
-      const both = await run([...argv, '-f', file, '--store', store]);
-      expect(both.code).toBe(2);
-      expect(both.err).toContain('-f FILE and --store URL cannot be given together');
-    } finally {
-      if (prev !== undefined) process.env['SVCROUTE_STORE'] = prev;
-    }
+    await expectExactlyOneSource(['dns', 'serve', '--listen', '127.0.0.1:0'], file, server.url('/dns-both'));
   });
   it('proxy --store opens listeners for services applied to etcd, live', async () => {
     const store = server.url('/proxy');
@@ -321,14 +326,7 @@ status:
       'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: 80}]\n',
     );
     expect((await run(['apply', '-f', file, '--store', store])).code).toBe(0);
-    let out = '';
-    let err = '';
-    const ctx = new CliContext({
-      stdout: { write: (s: string) => (out += s) },
-      stderr: { write: (s: string) => (err += s) },
-      readStdin: async () => '',
-      now: () => new Date(),
-    });
+    const { ctx, out, err } = capture();
     const stop = new AbortController();
     const running = runProxy(
       ctx,
@@ -336,21 +334,21 @@ status:
       stop.signal,
     );
     try {
-      await vi.waitFor(() => expect(out).toMatch(/^listening tcp 127\.0\.0\.1:\d+ -> default\/web:80$/m), {
+      await vi.waitFor(() => expect(out()).toMatch(/^listening tcp 127\.0\.0\.1:\d+ -> default\/web:80$/m), {
         timeout: 10000,
       });
-      expect(out).not.toContain('default/late');
+      expect(out()).not.toContain('default/late');
       const late = join(dir, 'proxy-late.yaml');
       await writeFile(
         late,
         'apiVersion: v1\nkind: Service\nmetadata: {name: late}\nspec:\n  ports: [{port: 81}]\n',
       );
       expect((await run(['apply', '-f', late, '--store', store])).code).toBe(0);
-      await vi.waitFor(() => expect(out).toMatch(/^listening tcp 127\.0\.0\.1:\d+ -> default\/late:81$/m), {
+      await vi.waitFor(() => expect(out()).toMatch(/^listening tcp 127\.0\.0\.1:\d+ -> default\/late:81$/m), {
         timeout: 5000,
         interval: 100,
       });
-      expect(err).toBe('');
+      expect(err()).toBe('');
     } finally {
       stop.abort();
       await running;
@@ -360,19 +358,7 @@ status:
   it('proxy needs exactly one of -f and --store', async () => {
     const file = join(dir, 'proxy-both.yaml');
     await writeFile(file, WEB);
-    const prev = process.env['SVCROUTE_STORE'];
-    delete process.env['SVCROUTE_STORE'];
-    try {
-      const argv = ['proxy', '--node-ip', '127.0.0.1'];
-      const neither = await run(argv);
-      expect(neither.code).toBe(2);
-      expect(neither.err).toBe('error: must specify -f FILE or --store URL (or set SVCROUTE_STORE)\n');
-      const both = await run([...argv, '-f', file, '--store', server.url('/proxy-both')]);
-      expect(both.code).toBe(2);
-      expect(both.err).toContain('-f FILE and --store URL cannot be given together');
-    } finally {
-      if (prev !== undefined) process.env['SVCROUTE_STORE'] = prev;
-    }
+    await expectExactlyOneSource(['proxy', '--node-ip', '127.0.0.1'], file, server.url('/proxy-both'));
   });
   it('serve --store answers DNS for services applied to etcd, live', async () => {
     const store = server.url('/serve');
@@ -382,20 +368,13 @@ status:
       'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  clusterIP: 10.0.0.60\n  ports: [{port: 80}]\n',
     );
     expect((await run(['apply', '-f', file, '--store', store])).code).toBe(0);
-    let out = '';
-    let err = '';
-    const ctx = new CliContext({
-      stdout: { write: (s: string) => (out += s) },
-      stderr: { write: (s: string) => (err += s) },
-      readStdin: async () => '',
-      now: () => new Date(),
-    });
+    const { ctx, out, err } = capture();
     const stop = new AbortController();
     const running = runServe(ctx, { store, dns: '127.0.0.1:0' }, stop.signal);
     try {
-      await vi.waitFor(() => expect(out).toMatch(/^ready$/m), { timeout: 10000 });
-      expect(out).toContain(`following ${store}: 1 service(s)`);
-      const port = Number(/^dns: listening udp\+tcp 127\.0\.0\.1:(\d+)/m.exec(out)?.[1]);
+      await vi.waitFor(() => expect(out()).toMatch(/^ready$/m), { timeout: 10000 });
+      expect(out()).toContain(`following ${store}: 1 service(s)`);
+      const port = Number(/^dns: listening udp\+tcp 127\.0\.0\.1:(\d+)/m.exec(out())?.[1]);
       const r = new dnsPromises.Resolver({ timeout: 1000, tries: 1 });
       r.setServers([`127.0.0.1:${port}`]);
       expect(await r.resolve4('web.default.svc.cluster.local')).toEqual(['10.0.0.60']);
@@ -409,7 +388,7 @@ status:
         async () => expect(await r.resolve4('late.default.svc.cluster.local')).toEqual(['10.0.0.61']),
         { timeout: 5000, interval: 100 },
       );
-      expect(err).toBe('');
+      expect(err()).toBe('');
     } finally {
       stop.abort();
       await running;

@@ -83,9 +83,9 @@ export async function connectService(
   const timeouts = opts.connectTimeoutsMs ?? DEFAULT_CONNECT_TIMEOUTS_MS;
   const avoid = new Set<string>();
   const errors: Error[] = [];
+  const { connectTimeoutsMs: _t, noDelay: _n, allowHalfOpen: _h, signal: _s, ...resolveOpts } = opts;
   for (let i = 0; i < timeouts.length; i++) {
     opts.signal?.throwIfAborted();
-    const { connectTimeoutsMs: _t, noDelay: _n, allowHalfOpen: _h, signal: _s, ...resolveOpts } = opts;
     const r = resolver.resolve(target, {
       ...resolveOpts,
       ...(i > 0 ? { clientIP: undefined } : {}),

@@ -79,7 +79,7 @@ export function parseResourceTypes(arg: string): TableKind[] {
 }
 
 /** What `get` was asked for: kinds to list, or objects by name (in the order given). */
-export interface GetArguments {
+interface GetArguments {
   readonly kinds: readonly TableKind[];
   readonly lookups?: readonly { readonly kind: TableKind; readonly name: string }[];
 }
@@ -88,7 +88,7 @@ export interface GetArguments {
  * Reads `get`'s arguments as kubectl does: `TYPE[,TYPE...] [NAME...]` or `TYPE/NAME...` (the
  * two forms do not mix; names need exactly one type).
  */
-export function parseGetArguments(resource: string, names: readonly string[]): GetArguments {
+function parseGetArguments(resource: string, names: readonly string[]): GetArguments {
   if (resource.includes('/')) {
     const lookups = [resource, ...names].map((arg) => {
       const slash = arg.indexOf('/');

@@ -46,9 +46,6 @@ const DEFAULT_BIND = '127.0.0.1';
  * `listening tcp 127.0.0.1:30080 -> default/web:80`: the listener and the service port it serves,
  * as the event carrying `l` saw it (so a `closed` line names what the listener served, even when
  * the service changed since).
- *
- * @param _snapshot ignored: the listener carries its own target. Accepted so that older callers
- *   keep compiling.
  */
 export function describeListener(verb: string, l: ListenerInfo): string {
   return `${verb} ${l.protocol.toLowerCase()} ${formatHostPort(l.address, l.boundPort)} -> ${l.namespace}/${l.service}:${l.servicePort}`;

@@ -37,6 +37,37 @@ spec:
   return `${docs.join('\n---\n')}\n`;
 }
 
+/**
+ * Starts `svcroute proxy -f file --watch` binding `bind`, with stdout split into lines; stops on
+ * cleanup. `settle` waits for a condition and names what was printed when it times out.
+ */
+function startProxy(file: string, bind: string) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const ctx = new CliContext({
+    stdout: { write: (t: string) => out.push(...t.trimEnd().split('\n')) },
+    stderr: { write: (t: string) => err.push(t) },
+    readStdin: async () => '',
+    now: () => new Date(),
+  });
+  const abort = new AbortController();
+  const running = runProxy(
+    ctx,
+    { filename: [file], nodeIp: ['127.0.0.1'], bind: [bind], portalPort: 'service', watch: true },
+    abort.signal,
+  );
+  const stop = () => {
+    abort.abort();
+    return running;
+  };
+  cleanups.push(stop);
+  const settle = (cond: () => boolean, timeoutMs = 5000) =>
+    waitFor(cond, timeoutMs).catch((e) => {
+      throw new Error(`${e.message}: out=${JSON.stringify(out)} err=${JSON.stringify(err)}`);
+    });
+  return { out, err, stop, settle };
+}
+
 describe('svcroute proxy', () => {
   it('prints one line per listener, proxies, reloads on change and stops on abort', async () => {
     const backend = await nameServer('127.0.0.71', 'web-1');
@@ -44,27 +75,8 @@ describe('svcroute proxy', () => {
     const dir = mkdtempSync(join(tmpdir(), 'svcroute-proxy-'));
     const file = join(dir, 'objects.yaml');
     writeFileSync(file, manifests(backend.port, false));
-    const out: string[] = [];
-    const err: string[] = [];
-    const ctx = new CliContext({
-      stdout: { write: (t: string) => out.push(...t.trimEnd().split('\n')) },
-      stderr: { write: (t: string) => err.push(t) },
-      readStdin: async () => '',
-      now: () => new Date(),
-    });
-    const abort = new AbortController();
-    const running = runProxy(
-      ctx,
-      { filename: [file], nodeIp: ['127.0.0.1'], bind: ['127.0.0.72'], portalPort: 'service', watch: true },
-      abort.signal,
-    );
-    cleanups.push(() => {
-      abort.abort();
-      return running;
-    });
-    await waitFor(() => out.length >= 2).catch((e) => {
-      throw new Error(`${e.message}: out=${JSON.stringify(out)} err=${JSON.stringify(err)}`);
-    });
+    const { out, err, stop, settle } = startProxy(file, '127.0.0.72');
+    await settle(() => out.length >= 2);
     expect(out.sort()).toEqual([
       'listening tcp 127.0.0.1:31880 -> default/web:80',
       'listening tcp 127.0.0.72:80 -> default/web:80',
@@ -72,14 +84,9 @@ describe('svcroute proxy', () => {
     expect(await httpGet('127.0.0.1', 31880)).toBe('web-1');
     expect(await httpGet('127.0.0.72', 80)).toBe('web-1');
     writeFileSync(file, manifests(backend.port, true));
-    await waitFor(() => out.includes('listening tcp 127.0.0.72:8080 -> default/api:8080'), 5000).catch(
-      (e) => {
-        throw new Error(`${e.message}: out=${JSON.stringify(out)} err=${JSON.stringify(err)}`);
-      },
-    );
+    await settle(() => out.includes('listening tcp 127.0.0.72:8080 -> default/api:8080'));
     expect(await httpGet('127.0.0.72', 8080)).toBe('web-1');
-    abort.abort();
-    await running;
+    await stop();
     await expect(httpGet('127.0.0.1', 31880)).rejects.toThrow(/ECONNREFUSED/);
     expect(err.filter((e) => e.startsWith('error'))).toEqual([]);
   });
@@ -108,28 +115,7 @@ spec: {containers: [{name: c}]}
 status: {phase: Running, podIP: 127.0.0.73, podIPs: [{ip: 127.0.0.73}], conditions: [{type: Ready, status: "True"}]}
 `;
     writeFileSync(file, objects(80, first.port));
-    const out: string[] = [];
-    const err: string[] = [];
-    const ctx = new CliContext({
-      stdout: { write: (t: string) => out.push(...t.trimEnd().split('\n')) },
-      stderr: { write: (t: string) => err.push(t) },
-      readStdin: async () => '',
-      now: () => new Date(),
-    });
-    const abort = new AbortController();
-    const running = runProxy(
-      ctx,
-      { filename: [file], nodeIp: ['127.0.0.1'], bind: ['127.0.0.74'], portalPort: 'service', watch: true },
-      abort.signal,
-    );
-    cleanups.push(() => {
-      abort.abort();
-      return running;
-    });
-    const settle = (cond: () => boolean) =>
-      waitFor(cond, 5000).catch((e) => {
-        throw new Error(`${e.message}: out=${JSON.stringify(out)} err=${JSON.stringify(err)}`);
-      });
+    const { out, err, stop, settle } = startProxy(file, '127.0.0.74');
     await settle(() => out.length >= 2);
     expect(await httpGet('127.0.0.1', 31881)).toBe('first');
 
@@ -156,8 +142,7 @@ status: {phase: Running, podIP: 127.0.0.73, podIPs: [{ip: 127.0.0.73}], conditio
     expect(await httpGet('127.0.0.74', 81)).toBe('second');
     await expect(httpGet('127.0.0.74', 80)).rejects.toThrow(/ECONNREFUSED/);
 
-    abort.abort();
-    await running;
+    await stop();
     // Shutdown closes what is open, each line naming the port it served last.
     expect(out.slice(before + 3).sort()).toEqual([
       'closed tcp 127.0.0.1:31881 -> default/shop:81',
