@@ -3,29 +3,10 @@
 // Jest's globals.
 const { SeededRng } = require('svcroute');
 const { FakeClock } = require('svcroute/testing');
+const { endpoint, servicePort } = require('./fixtures.cjs');
 const { StickyRouter } = require('./sticky-router.cjs');
 
-const info = {
-  name: { namespace: 'default', name: 'web', port: 'http', protocol: 'TCP' },
-  key: 'default/web:http',
-  type: 'ClusterIP',
-  clusterIPs: ['10.96.0.20'],
-  port: 80,
-  protocol: 'TCP',
-  targetPort: 8080,
-  nodePort: 0,
-  sessionAffinity: { type: 'None' },
-  externalIPs: [],
-  loadBalancerVIPs: [],
-  loadBalancerSourceRanges: [],
-  externalPolicyLocal: false,
-  internalPolicyLocal: false,
-  healthCheckNodePort: 0,
-};
-const endpoint = (host, ready = true) => {
-  const ip = `127.0.0.${host}`;
-  return { ip, port: 8080, key: `${ip}:8080`, ready, serving: ready, terminating: false, nodeName: 'node-a' };
-};
+const info = servicePort();
 const endpoints = [endpoint(1), endpoint(2), endpoint(3)];
 
 describe('StickyRouter (CommonJS)', () => {
@@ -54,6 +35,8 @@ describe('StickyRouter (CommonJS)', () => {
   it('skips endpoints that are not ready', () => {
     const router = new StickyRouter({ clock: new FakeClock(), rng: new SeededRng(1) });
     for (let i = 0; i < 20; i++)
-      expect(router.route(`10.0.2.${i}`, info, [endpoint(1, false), endpoint(2)]).key).toBe('127.0.0.2:8080');
+      expect(router.route(`10.0.2.${i}`, info, [endpoint(1, { ready: false }), endpoint(2)]).key).toBe(
+        '127.0.0.2:8080',
+      );
   });
 });

@@ -3,7 +3,7 @@
 import { SeededRng } from 'svcroute';
 import { FakeClock } from 'svcroute/testing';
 import { describe, expect, it } from 'vitest';
-import { endpoint, servicePort } from './fixtures.mjs';
+import { endpoint, servicePort } from './fixtures.cjs';
 import { StickyRouter } from './sticky-router.mjs';
 
 const info = servicePort();

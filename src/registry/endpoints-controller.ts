@@ -25,6 +25,7 @@ import {
   type ServicePort,
 } from '../core/types';
 import { ipFamilyOf } from '../net';
+import { TRAFFIC_DISTRIBUTIONS } from '../validation';
 
 /** Family of an address; the common dotted-quad case without parsing. */
 function familyOf(ip: string): 'IPv4' | 'IPv6' | undefined {
@@ -156,11 +157,8 @@ export function podToEndpoint(
   return ep;
 }
 
-const CLOSE_TRAFFIC_DISTRIBUTIONS: ReadonlySet<string> = new Set([
-  'PreferClose',
-  'PreferSameZone',
-  'PreferSameNode',
-]);
+// Every value the API server accepts asks for hints.
+const CLOSE_TRAFFIC_DISTRIBUTIONS: ReadonlySet<string> = new Set(TRAFFIC_DISTRIBUTIONS);
 
 /**
  * The hints the controller writes for `spec.trafficDistribution` (upstream's trafficdist

@@ -16,13 +16,10 @@
  * @module
  */
 import type { Endpoint } from '../core/snapshot';
+import { TRAFFIC_DISTRIBUTIONS } from '../validation';
 
 /** The `trafficDistribution` values that produce hints. */
-export const TRAFFIC_DISTRIBUTIONS_WITH_HINTS: ReadonlySet<string> = new Set([
-  'PreferClose',
-  'PreferSameZone',
-  'PreferSameNode',
-]);
+export const TRAFFIC_DISTRIBUTIONS_WITH_HINTS: ReadonlySet<string> = new Set(TRAFFIC_DISTRIBUTIONS);
 
 /** The canonical mode for a `trafficDistribution` value: `PreferClose` is `PreferSameZone`. */
 export function normalizeTrafficDistribution(
