@@ -19,8 +19,6 @@ export const MAX_LABEL_BYTES = 63;
 export const MAX_NAME_BYTES = 255;
 /** Largest UDP response without EDNS0 (RFC 1035 §4.2.1). */
 export const CLASSIC_UDP_MAX_BYTES = 512;
-/** Cap on the advertised/accepted EDNS0 UDP payload size. */
-export const MAX_EDNS_UDP_BYTES = 65535;
 /** How long the server waits for an upstream before trying the next (CoreDNS forward uses a few seconds). */
 export const DEFAULT_FORWARD_TIMEOUT_MS = 2000;
 /** Idle TCP connections are closed after this long (RFC 7766 recommends seconds, not minutes). */

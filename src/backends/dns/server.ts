@@ -288,9 +288,7 @@ export class DnsServer {
       this.forwarder?.forward(
         msg,
         (upstream) => {
-          const out = upstream
-            ? truncateReply(adoptClientOpt(upstream, msg), udpLimitOf(msg))
-            : servfail(msg);
+          const out = relayed(upstream, msg, udpLimitOf(msg));
           if (out) reply(out);
         },
         'udp',
@@ -338,9 +336,7 @@ export class DnsServer {
           this.forwarder?.forward(
             msg,
             (reply) => {
-              const out = reply
-                ? truncateReply(adoptClientOpt(reply, msg), MAX_MESSAGE_BYTES)
-                : servfail(msg);
+              const out = relayed(reply, msg, MAX_MESSAGE_BYTES);
               if (out) write(out);
             },
             'tcp',
@@ -416,8 +412,7 @@ export class DnsServer {
       // A target the wire format cannot carry cannot be asked about: the CNAME alone, then.
       this.onError(err as Error);
       const out = Buffer.allocUnsafe(MAX_MESSAGE_BYTES + OPT_RECORD_BYTES);
-      const tpl = encodeTemplate(job.qname, job.qtype, job.qclass, job.answer);
-      send(out.subarray(0, patch(tpl, job.msg, job.query, job.limit, out, 0)));
+      send(out.subarray(0, renderChase(job, job.answer, out)));
       return;
     }
     forwarder.forward(
@@ -428,13 +423,11 @@ export class DnsServer {
         let n: number;
         try {
           const answers = upstream ? [...job.answer.answers, ...upstream.records] : job.answer.answers;
-          const tpl = encodeTemplate(job.qname, job.qtype, job.qclass, { ...job.answer, answers });
-          n = patch(tpl, job.msg, job.query, job.limit, out, 0);
+          n = renderChase(job, { ...job.answer, answers }, out);
         } catch (err) {
           // Upstream names the wire format cannot carry: answer with the zone's own records.
           this.onError(err as Error);
-          const tpl = encodeTemplate(job.qname, job.qtype, job.qclass, job.answer);
-          n = patch(tpl, job.msg, job.query, job.limit, out, 0);
+          n = renderChase(job, job.answer, out);
         }
         if (udp && upstream?.truncated) out[2] = out[2]! | (FLAG_TC >> 8);
         send(out.subarray(0, n));
@@ -611,6 +604,26 @@ function patch(
   // and no options (CoreDNS copies only options a plugin registered; none of its defaults do).
   writeOpt(out, pos + body, q.ednsSize, 0, q.ednsFlagsHigh);
   return body + OPT_RECORD_BYTES;
+}
+
+/** Writes `answer` as the response to a chased query into `out`; returns its length. */
+function renderChase(job: ChaseJob, answer: DnsAnswer, out: Buffer): number {
+  return patch(
+    encodeTemplate(job.qname, job.qtype, job.qclass, answer),
+    job.msg,
+    job.query,
+    job.limit,
+    out,
+    0,
+  );
+}
+
+/**
+ * The client's response to a forwarded `query`: the upstream `reply` with the client's own OPT,
+ * cut to `limit` bytes; SERVFAIL when no upstream answered.
+ */
+function relayed(reply: Buffer | undefined, query: Buffer, limit: number): Buffer | undefined {
+  return reply ? truncateReply(adoptClientOpt(reply, query), limit) : servfail(query);
 }
 
 /**
