@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CommandRunner } from '../../../src/backends/iptables/runner';
 import { type ApplyRulesOptions, runApplyRules } from '../../../src/cli/commands/apply-rules';
-import { IptablesState } from '../../../src/testing/iptables-state';
 import { captureContext } from '../../cli/helpers';
+import { fakeIptables, routedEndpoints } from './fixtures';
 
 // Rendering into a fake kernel only: these addresses are never connected to.
 const APP = `apiVersion: v1
@@ -39,28 +38,6 @@ function nodeManifest(labels: Record<string, string>): string {
   return `apiVersion: v1\nkind: Node\nmetadata:\n  name: node-a\n  labels:\n${lines.join('\n')}\n`;
 }
 
-function fakeKernel(): { kernel: IptablesState; runner: CommandRunner } {
-  const kernel = new IptablesState();
-  const runner: CommandRunner = async (file, args, stdin) => {
-    if (file.endsWith('-restore')) {
-      kernel.restore(stdin ?? '', { noflush: args.includes('--noflush') });
-      return { code: 0, stdout: '', stderr: '' };
-    }
-    if (file.endsWith('-save')) return { code: 0, stdout: kernel.save(), stderr: '' };
-    return { code: 0, stdout: '', stderr: '' };
-  };
-  return { kernel, runner };
-}
-
-function routedEndpoints(kernel: IptablesState): string[] {
-  return kernel
-    .save()
-    .split('\n')
-    .filter((l) => l.startsWith('-A KUBE-SVC-') && l.includes('-j KUBE-SEP-'))
-    .map((l) => /-> ([\d.]+):\d+/.exec(l)?.[1] ?? '?')
-    .sort();
-}
-
 async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!check()) {
@@ -82,7 +59,7 @@ describe('apply-rules follows the zone label of the Node named by --node-name', 
     writeFileSync(join(dir, 'app.yaml'), APP);
     writeFileSync(nodeFile, nodeManifest({ 'topology.kubernetes.io/zone': 'zone-a' }));
     const { ctx, stderr } = captureContext();
-    const { kernel, runner } = fakeKernel();
+    const { kernel, runner } = fakeIptables();
     const opts: ApplyRulesOptions = {
       filename: [join(dir, 'app.yaml'), nodeFile],
       nodeName: 'node-a',

@@ -1,3 +1,4 @@
+import type { CommandResult, CommandRunner } from '../../../src/backends/iptables/runner';
 import type {
   Endpoint,
   RoutingSnapshot,
@@ -5,6 +6,7 @@ import type {
   ServicePortInfo,
 } from '../../../src/core/snapshot';
 import { makeEndpoint, makeServicePortInfo } from '../../../src/testing/fixtures';
+import { IptablesState } from '../../../src/testing/iptables-state';
 
 /** Service-port fixture: `ns/name:port` defaults to TCP port 80 named p80 (target port 80), ClusterIP type. */
 export function port(
@@ -58,4 +60,32 @@ export function sortLikeKubeProxyTests(payload: string): string {
     out.push('COMMIT');
   }
   return `${out.join('\n')}\n`;
+}
+
+/** Endpoint addresses the service chains in `kernel` jump to, sorted. */
+export function routedEndpoints(kernel: IptablesState): string[] {
+  return kernel
+    .save()
+    .split('\n')
+    .filter((l) => l.startsWith('-A KUBE-SVC-') && l.includes('-j KUBE-SEP-'))
+    .map((l) => /-> ([\d.]+):\d+/.exec(l)?.[1] ?? '?')
+    .sort();
+}
+
+/** A fake iptables whose restores go into an {@link IptablesState}; every jump already exists. */
+export function fakeIptables() {
+  const kernel = new IptablesState();
+  const restores: string[] = [];
+  const ok = (stdout = ''): CommandResult => ({ code: 0, stdout, stderr: '' });
+  const runner: CommandRunner = async (file, args, stdin) => {
+    if (file.endsWith('-restore')) {
+      restores.push(stdin ?? '');
+      kernel.restore(stdin ?? '', { noflush: args.includes('--noflush') });
+      return ok();
+    }
+    if (file.endsWith('-save')) return ok(kernel.save());
+    if (args.includes('-N')) return { code: 1, stdout: '', stderr: 'Chain already exists.' };
+    return ok();
+  };
+  return { kernel, restores, runner };
 }

@@ -4,17 +4,12 @@ import type { IptablesRenderOptions } from '../../../src/backends/iptables/optio
 import { resolveOptions } from '../../../src/backends/iptables/options';
 import { renderIptables, renderWith } from '../../../src/backends/iptables/render';
 import { IptablesRenderer } from '../../../src/backends/iptables/renderer';
-import type {
-  Endpoint,
-  RoutingSnapshot,
-  ServicePortEntry,
-  SnapshotChange,
-  SnapshotUpdate,
-} from '../../../src/core/snapshot';
+import type { Endpoint, RoutingSnapshot, ServicePortEntry, SnapshotUpdate } from '../../../src/core/snapshot';
 import { FakeClock } from '../../../src/testing/fake-clock';
 import { IptablesState } from '../../../src/testing/iptables-state';
 import { entry, ep, port, snapshot } from './fixtures';
 import { NODE, NODE_IP, POD_CIDR } from './golden';
+import { updateBetween } from './kube-proxy-dump';
 import { referenceRender } from './reference';
 
 const SERVICES = 10;
@@ -200,23 +195,14 @@ function build(
   return snapshot(list, (previous?.revision ?? 0) + 1);
 }
 
-/** The update a registry would report between two snapshots. */
+/** The update a registry would report between two snapshots, `touched` services included. */
 function updateOf(
   previous: RoutingSnapshot | undefined,
   current: RoutingSnapshot,
   touched: Iterable<string>,
 ): SnapshotUpdate {
-  const changes: SnapshotChange[] = [];
-  const changedServices = new Set(touched);
-  for (const key of new Set([...(previous?.ports.keys() ?? []), ...current.ports.keys()])) {
-    const p = previous?.ports.get(key);
-    const c = current.ports.get(key);
-    if (p === c) continue;
-    changes.push({ key, ...(p ? { previous: p } : {}), ...(c ? { current: c } : {}) });
-    const info = (c ?? p)!.info;
-    changedServices.add(`${info.name.namespace}/${info.name.name}`);
-  }
-  return { previous, current, changes, changedServices };
+  const update = updateBetween(previous, current);
+  return { ...update, changedServices: new Set([...touched, ...update.changedServices]) };
 }
 
 function sortedEntries(m: ReadonlyMap<string, readonly string[]>): [string, readonly string[]][] {

@@ -1,44 +1,22 @@
-import type { Clock, TimerHandle } from '../../../src/core/clock';
+import { FakeClock } from '../../../src/testing/fake-clock';
 
 /** Lets promise chains started by a timer (a sync and its restore) run to their end. */
 export async function flushMicrotasks(): Promise<void> {
   for (let i = 0; i < 50; i++) await Promise.resolve();
 }
 
-/** A clock whose timers run only when the test advances time, in due order. */
-export class ManualClock implements Clock {
-  t = 0;
-  private timers: Array<{ at: number; fn: () => void; handle: TimerHandle }> = [];
-  now(): number {
-    return this.t;
-  }
-  wallNow(): Date {
-    return new Date(this.t);
-  }
-  setTimeout(fn: () => void, ms: number): TimerHandle {
-    const handle = { __timer: true } as TimerHandle;
-    this.timers.push({ at: this.t + ms, fn, handle });
-    return handle;
-  }
-  clearTimeout(handle: TimerHandle): void {
-    this.timers = this.timers.filter((t) => t.handle !== handle);
-  }
-  /** Timers not yet run. */
-  get pending(): number {
-    return this.timers.length;
-  }
-  /** Moves time forward by `ms`, running every timer due on the way. */
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
+/**
+ * A {@link FakeClock} whose `advance` also lets the promise chains each timer starts settle
+ * before the next timer fires, as they would between real timer ticks.
+ */
+export class ManualClock extends FakeClock {
+  override async advance(ms: number): Promise<void> {
+    const end = this.now() + ms;
     await flushMicrotasks();
-    for (;;) {
-      const next = this.timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!next) break;
-      this.timers = this.timers.filter((t) => t !== next);
-      this.t = next.at;
-      next.fn();
+    for (let due = this.nextTimerAt(); due !== undefined && due <= end; due = this.nextTimerAt()) {
+      this.runNext();
       await flushMicrotasks();
     }
-    this.t = end;
+    this.set(end);
   }
 }

@@ -1,39 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { IptablesBackend, type IptablesSyncEvent } from '../../../src/backends/iptables/backend';
-import type { CommandResult, CommandRunner } from '../../../src/backends/iptables/runner';
+import type { CommandRunner } from '../../../src/backends/iptables/runner';
 import type { RoutingSnapshot, SnapshotUpdate } from '../../../src/core/snapshot';
 import { LABEL_TOPOLOGY_ZONE } from '../../../src/core/types';
-import { IptablesState } from '../../../src/testing/iptables-state';
-import { entry, ep, port, snapshot } from './fixtures';
+import type { IptablesState } from '../../../src/testing/iptables-state';
+import { entry, ep, fakeIptables, port, routedEndpoints, snapshot } from './fixtures';
 import { ManualClock } from './manual-clock';
-
-/** A fake iptables whose restores go into an {@link IptablesState}; every jump already exists. */
-function fakeIptables() {
-  const kernel = new IptablesState();
-  const restores: string[] = [];
-  const ok = (stdout = ''): CommandResult => ({ code: 0, stdout, stderr: '' });
-  const runner: CommandRunner = async (file, args, stdin) => {
-    if (file.endsWith('-restore')) {
-      restores.push(stdin ?? '');
-      kernel.restore(stdin ?? '', { noflush: args.includes('--noflush') });
-      return ok();
-    }
-    if (file.endsWith('-save')) return ok(kernel.save());
-    if (args.includes('-N')) return { code: 1, stdout: '', stderr: 'Chain already exists.' };
-    return ok();
-  };
-  return { kernel, restores, runner };
-}
-
-/** Endpoint addresses the service chains in the kernel jump to. */
-function routedEndpoints(kernel: IptablesState): string[] {
-  return kernel
-    .save()
-    .split('\n')
-    .filter((l) => l.startsWith('-A KUBE-SVC-') && l.includes('-j KUBE-SEP-'))
-    .map((l) => /-> ([\d.]+):\d+/.exec(l)?.[1] ?? '?')
-    .sort();
-}
 
 function sepChains(kernel: IptablesState): string[] {
   return kernel

@@ -1,37 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { renderIptables } from '../../../src/backends/iptables/render';
 import { IptablesRenderer } from '../../../src/backends/iptables/renderer';
-import type { RoutingSnapshot, ServicePortEntry, SnapshotUpdate } from '../../../src/core/snapshot';
+import type { RoutingSnapshot } from '../../../src/core/snapshot';
 import { FakeClock } from '../../../src/testing/fake-clock';
 import { IptablesState } from '../../../src/testing/iptables-state';
 import { entry, ep, port, snapshot } from './fixtures';
 import { NODE, NODE_IP, overallSnapshot, POD_CIDR } from './golden';
+import { editPorts, updateBetween } from './kube-proxy-dump';
 
 const OPTIONS = { nodeName: NODE, nodeIPs: [NODE_IP], clusterCIDRs: [POD_CIDR] };
-
-function update(previous: RoutingSnapshot | undefined, current: RoutingSnapshot): SnapshotUpdate {
-  const keys = new Set([...(previous?.ports.keys() ?? []), ...current.ports.keys()]);
-  const changes = [];
-  const changedServices = new Set<string>();
-  for (const key of keys) {
-    const p = previous?.ports.get(key);
-    const c = current.ports.get(key);
-    if (p === c) continue;
-    changes.push({ key, ...(p ? { previous: p } : {}), ...(c ? { current: c } : {}) });
-    const info = (c ?? p)!.info;
-    changedServices.add(`${info.name.namespace}/${info.name.name}`);
-  }
-  return { previous, current, changes, changedServices };
-}
-
-function withPorts(
-  base: RoutingSnapshot,
-  edit: (ports: Map<string, ServicePortEntry>) => void,
-): RoutingSnapshot {
-  const ports = new Map(base.ports);
-  edit(ports);
-  return { ...base, revision: base.revision + 1, ports };
-}
 
 /** Kernel state after a fresh full sync of `snap`. */
 function fresh(snap: RoutingSnapshot): string {
@@ -45,17 +22,17 @@ describe('IptablesRenderer partial sync', () => {
     const r = new IptablesRenderer(OPTIONS);
     const kernel = new IptablesState();
     const s1 = overallSnapshot();
-    r.note(update(undefined, s1));
+    r.note(updateBetween(undefined, s1));
     const first = r.render(s1);
     expect(first.full).toBe(true);
     kernel.restore(first.payload, { noflush: true });
     r.applied();
 
-    const s2 = withPorts(s1, (ports) => {
+    const s2 = editPorts(s1, (ports) => {
       const e = ports.get('ns1/svc1:p80')!;
       ports.set(e.info.key, entry(e.info, [...e.endpoints, ep('10.180.0.9')]));
     });
-    r.note(update(s1, s2));
+    r.note(updateBetween(s1, s2));
     const second = r.render(s2);
     expect(second.full).toBe(false);
     // Only svc1's own chains are written; others (e.g. ns3's) are left alone.
@@ -73,16 +50,16 @@ describe('IptablesRenderer partial sync', () => {
     const r = new IptablesRenderer(OPTIONS);
     const kernel = new IptablesState();
     const s1 = overallSnapshot();
-    r.note(update(undefined, s1));
+    r.note(updateBetween(undefined, s1));
     kernel.restore(r.render(s1).payload, { noflush: true });
     r.applied();
 
-    const s2 = withPorts(s1, (ports) => {
+    const s2 = editPorts(s1, (ports) => {
       ports.delete('ns5/svc5:p80');
       const e = ports.get('ns4/svc4:p80')!;
       ports.set(e.info.key, entry(e.info, [e.endpoints[0]!]));
     });
-    r.note(update(s1, s2));
+    r.note(updateBetween(s1, s2));
     const out = r.render(s2);
     expect(out.full).toBe(false);
     expect(out.deletedChains).toEqual([
@@ -102,14 +79,14 @@ describe('IptablesRenderer partial sync', () => {
     const r = new IptablesRenderer(OPTIONS);
     const kernel = new IptablesState();
     const s1 = overallSnapshot();
-    r.note(update(undefined, s1));
+    r.note(updateBetween(undefined, s1));
     kernel.restore(r.render(s1).payload, { noflush: true });
     r.applied();
-    const s2 = withPorts(s1, (ports) => {
+    const s2 = editPorts(s1, (ports) => {
       const e = ports.get('ns1/svc1:p80')!;
       ports.set(e.info.key, entry(e.info, []));
     });
-    r.note(update(s1, s2));
+    r.note(updateBetween(s1, s2));
     const out = r.render(s2);
     expect(out.filter).toContain('"ns1/svc1:p80 has no endpoints"');
     kernel.restore(out.payload, { noflush: true });
@@ -121,12 +98,12 @@ describe('IptablesRenderer partial sync', () => {
     const r = new IptablesRenderer(OPTIONS);
     const kernel = new IptablesState();
     const s1 = overallSnapshot();
-    r.note(update(undefined, s1));
+    r.note(updateBetween(undefined, s1));
     kernel.restore(r.render(s1).payload, { noflush: true });
     r.applied();
 
-    const s2 = withPorts(s1, (ports) => ports.delete('ns1/svc1:p80'));
-    r.note(update(s1, s2));
+    const s2 = editPorts(s1, (ports) => ports.delete('ns1/svc1:p80'));
+    r.note(updateBetween(s1, s2));
     expect(r.render(s2).full).toBe(false);
     r.failed();
     const retry = r.render(s2);
@@ -144,13 +121,13 @@ describe('IptablesRenderer partial sync', () => {
       entry(port('a', 'one', { clusterIPs: ['172.30.1.1'] }), [ep('10.1.0.1')]),
       entry(port('b', 'two', { clusterIPs: ['172.30.1.2'] }), [ep('10.1.0.2')]),
     ]);
-    r.note(update(undefined, s1));
+    r.note(updateBetween(undefined, s1));
     kernel.restore(r.render(s1).payload, { noflush: true });
     r.applied();
-    const s2 = withPorts(s1, (p) => p.set('a/one:p80', entry(p.get('a/one:p80')!.info, [ep('10.1.0.3')])));
-    const s3 = withPorts(s2, (p) => p.set('b/two:p80', entry(p.get('b/two:p80')!.info, [ep('10.1.0.4')])));
-    r.note(update(s1, s2));
-    r.note(update(s2, s3));
+    const s2 = editPorts(s1, (p) => p.set('a/one:p80', entry(p.get('a/one:p80')!.info, [ep('10.1.0.3')])));
+    const s3 = editPorts(s2, (p) => p.set('b/two:p80', entry(p.get('b/two:p80')!.info, [ep('10.1.0.4')])));
+    r.note(updateBetween(s1, s2));
+    r.note(updateBetween(s2, s3));
     const out = r.render(s3);
     expect(out.full).toBe(false);
     kernel.restore(out.payload, { noflush: true });
@@ -170,7 +147,7 @@ describe('IptablesRenderer in large-cluster mode', () => {
     const three = [ep('10.1.0.1'), ep('10.1.0.2'), ep('10.1.0.3')];
     const s1 = snapshot([entry(info, three), entry(other, [ep('10.2.0.1')])]);
     const sync = (prev: RoutingSnapshot | undefined, next: RoutingSnapshot) => {
-      r.note(update(prev, next));
+      r.note(updateBetween(prev, next));
       const out = r.render(next);
       kernel.restore(out.payload, { noflush: true });
       r.applied();
@@ -180,7 +157,7 @@ describe('IptablesRenderer in large-cluster mode', () => {
 
     // One endpoint goes: its chain is left in the kernel, unreferenced.
     clock.advance(1000);
-    const s2 = withPorts(s1, (p) => p.set(info.key, entry(info, three.slice(0, 2))));
+    const s2 = editPorts(s1, (p) => p.set(info.key, entry(info, three.slice(0, 2))));
     const out2 = sync(s1, s2);
     expect(out2.deletedChains).toEqual([]);
     expect(out2.nat).not.toContain('-X ');
@@ -193,27 +170,27 @@ describe('IptablesRenderer in large-cluster mode', () => {
 
     // It comes back before the clean-up: the chain is in use again and must not be deleted.
     clock.advance(1000);
-    const s3 = withPorts(s2, (p) => p.set(info.key, entry(info, three)));
+    const s3 = editPorts(s2, (p) => p.set(info.key, entry(info, three)));
     expect(sync(s2, s3).deletedChains).toEqual([]);
     // The next clean-up (a sync period later, on an unrelated change) has nothing to delete.
     clock.advance(30_000);
-    const s3b = withPorts(s3, (p) => p.set(other.key, entry(other, [ep('10.2.0.1')])));
+    const s3b = editPorts(s3, (p) => p.set(other.key, entry(other, [ep('10.2.0.1')])));
     expect(sync(s3, s3b).deletedChains).toEqual([]);
     // And goes again.
     clock.advance(1000);
-    const s4 = withPorts(s3b, (p) => p.set(info.key, entry(info, three.slice(0, 2))));
+    const s4 = editPorts(s3b, (p) => p.set(info.key, entry(info, three.slice(0, 2))));
     expect(sync(s3b, s4).deletedChains).toEqual([]);
 
     // A sync period after the last clean-up, an unrelated change's sync deletes it.
     clock.advance(30_000);
-    const s5 = withPorts(s4, (p) => p.set(other.key, entry(other, [ep('10.2.0.1'), ep('10.2.0.2')])));
+    const s5 = editPorts(s4, (p) => p.set(other.key, entry(other, [ep('10.2.0.1'), ep('10.2.0.2')])));
     const out5 = sync(s4, s5);
     expect(out5.deletedChains).toEqual(stale);
     expect(out5.nat).toContain(`\n-X ${stale[0]}\n`);
     // Within the period again: a replaced endpoint's chain stays until the next clean-up, which
     // a sync with nothing changed performs too; the kernel then holds what a fresh sync leaves.
     clock.advance(1000);
-    const s6 = withPorts(s5, (p) => p.set(other.key, entry(other, [ep('10.2.0.1'), ep('10.2.0.3')])));
+    const s6 = editPorts(s5, (p) => p.set(other.key, entry(other, [ep('10.2.0.1'), ep('10.2.0.3')])));
     expect(sync(s5, s6).deletedChains).toEqual([]);
     clock.advance(30_001);
     const out7 = r.render(s6);
@@ -233,7 +210,7 @@ describe('IptablesRenderer.adoptKernelChains', () => {
     const options = { ...OPTIONS, largeClusterThreshold: 0 }; // large-cluster mode: clean-ups are rationed
     const r = new IptablesRenderer(options, clock);
     const s1 = overallSnapshot();
-    r.note(update(undefined, s1));
+    r.note(updateBetween(undefined, s1));
     r.adoptKernelChains([
       'KUBE-SVC-AAAAAAAAAAAAAAAA',
       'KUBE-SVC-XPGD46QRK7WJZT7O',
