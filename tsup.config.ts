@@ -20,6 +20,8 @@ export default defineConfig([
     target: 'node20',
     splitting: true,
     treeshake: true,
+    // The CJS build needs `import.meta.url` (the native add-on is found relative to the module).
+    shims: true,
   },
   {
     entry: { cli: 'src/cli/main.ts' },

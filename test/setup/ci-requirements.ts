@@ -3,6 +3,7 @@
 // developer's machine and wrong in CI. This global setup turns such a gap into a failed run.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { loadNative, nativeLoadError } from '../../src/native/load';
 import { ETCD_BINARY } from '../helpers/etcd-server';
 
 function onPath(binary: string): boolean {
@@ -21,6 +22,12 @@ export function missingForCi(): string[] {
   for (const binary of ['ip', 'iptables-restore', 'iptables-save', 'dig'])
     if (!onPath(binary)) missing.push(binary);
   if (!existsSync(ETCD_BINARY)) missing.push(ETCD_BINARY);
+  // The native fast paths are tested on both paths; CI builds them at `npm ci` and must have them.
+  const addon = loadNative();
+  if (addon === undefined) missing.push(`the native add-on (${nativeLoadError()?.message ?? 'not built'})`);
+  else
+    for (const part of ['udp', 'tcp'] as const)
+      if (addon[part] === undefined) missing.push(`native part ${part}`);
   return missing;
 }
 
