@@ -39,6 +39,7 @@ export {
   renderPrometheus,
   type TrafficStats,
 } from './metrics';
+export { NATIVE_COLLECT_INTERVAL_MS } from './native-relay';
 export {
   DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_LISTEN_BACKLOG,
@@ -78,5 +79,5 @@ export {
   type TargetInput,
   TargetSyntaxError,
 } from './target';
-export { DEFAULT_CONNECT_TIMEOUTS_MS, DEFAULT_SOCKET_BUFFER_BYTES } from './tcp-session';
+export { ConnectTimeoutError, DEFAULT_CONNECT_TIMEOUTS_MS, DEFAULT_SOCKET_BUFFER_BYTES } from './tcp-session';
 export { DEFAULT_UDP_IDLE_TIMEOUT_MS } from './udp-proxy';

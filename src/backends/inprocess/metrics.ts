@@ -42,6 +42,16 @@ function zero(): TrafficStats {
 /** All counters of one proxy. Stats of removed ports are kept until {@link ProxyMetrics.prune}. */
 export class ProxyMetrics {
   private readonly ports = new Map<string, PortStats>();
+  private collector: (() => void) | undefined;
+
+  /**
+   * Sets a function that brings counters kept elsewhere (the native relay engine's) into these
+   * stats; it runs before every read ({@link get}, {@link all}, {@link prune}), so readers
+   * always see current numbers while the data path never calls into JavaScript to count.
+   */
+  setCollector(collector: (() => void) | undefined): void {
+    this.collector = collector;
+  }
 
   /** The stats of a service port, created on first use. */
   port(key: string, namespace: string, service: string, port: string, protocol: string): PortStats {
@@ -65,16 +75,19 @@ export class ProxyMetrics {
 
   /** Every port's stats. */
   all(): IterableIterator<PortStats> {
+    this.collector?.();
     return this.ports.values();
   }
 
   /** Stats of `key`, when known. */
   get(key: string): PortStats | undefined {
+    this.collector?.();
     return this.ports.get(key);
   }
 
   /** Drops idle stats of ports not in `keep` (so deleted services do not accumulate forever). */
   prune(keep: ReadonlySet<string>): void {
+    this.collector?.();
     for (const [k, s] of this.ports) if (!keep.has(k) && s.active === 0) this.ports.delete(k);
   }
 }

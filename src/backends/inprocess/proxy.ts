@@ -8,9 +8,11 @@
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import type { Endpoint, SnapshotUpdate } from '../../core/snapshot';
+import { loadTcpRelay, type TcpRelay } from '../../native/tcp';
 import type { Backend, SnapshotSource } from '../backend';
 import { hostAddresses, type ListenerPlanOptions, type ListenerSpec, planListeners } from './listeners';
 import { type PortStats, ProxyMetrics, renderPrometheus } from './metrics';
+import { NativeRelay } from './native-relay';
 import { type PortRoute, RouteTable, type RouteTableOptions } from './route-table';
 import {
   DEFAULT_CONNECT_TIMEOUTS_MS,
@@ -49,6 +51,15 @@ export interface InprocessProxyOptions extends RouteTableOptions, ListenerPlanOp
   readonly shutdownTimeoutMs?: number;
   /** This host's addresses (to tell whether a cluster or external IP is local). Default: the interfaces'. */
   readonly localAddresses?: () => Iterable<string>;
+  /**
+   * Relay TCP in the native add-on's engine (accept, connect and copy in C on Node's event
+   * loop) when it is built and not disabled by `SVCROUTE_NATIVE=0`. Default true (use it when
+   * available); false always relays in JavaScript. Both behave the same: balancing, affinity,
+   * retries, draining, idle timeout, events and metrics. UDP is always relayed in JavaScript.
+   * The engine buffers at most one 64 KiB read per direction of a connection beyond the kernel's
+   * socket buffers, so `socketBufferBytes` applies to the JavaScript path only.
+   */
+  readonly native?: boolean;
 }
 
 /** A listener as reported in events and {@link InprocessProxyBackend.openListeners}. */
@@ -103,6 +114,8 @@ interface OpenListener {
   announced?: ListenerInfo;
   server?: Server;
   udp?: UdpListener;
+  /** The native engine's listener handle, when the native relay serves this listener. */
+  nativeHandle?: number;
 }
 
 function listenerInfo(l: OpenListener): ListenerInfo {
@@ -128,6 +141,8 @@ export class InprocessProxyBackend extends EventEmitter<InprocessProxyEvents> im
   private readonly tcpHost: TcpSessionHost;
   private readonly udpHost: UdpHost;
   private idleSweeper: NodeJS.Timeout | undefined;
+  /** The native relay engine: created with the first native listener; null = not available. */
+  private nativeRelay: NativeRelay | null | undefined;
   private closing: Promise<void> | undefined;
   private queue: Promise<void> = Promise.resolve();
 
@@ -222,11 +237,20 @@ export class InprocessProxyBackend extends EventEmitter<InprocessProxyEvents> im
     const opening: Promise<void>[] = [];
     for (const spec of plan) if (!this.open.has(spec.id)) opening.push(this.openListener(spec));
     await Promise.all([...closing, ...opening]);
+    this.nativeRelay?.refreshListeners();
     this.metrics.prune(new Set(this.table.all.keys()));
     // Pruning may have dropped a listener's stats object: the next accept fetches it again.
     for (const l of this.open.values()) l.stats = undefined;
     for (const [key, set] of this.sessions)
       if (set.size === 0 && !this.table.all.has(key)) this.sessions.delete(key);
+  }
+
+  /**
+   * True when TCP listeners are relayed by the native engine (known once the first TCP listener
+   * opened; see {@link InprocessProxyOptions.native}), false when JavaScript relays them.
+   */
+  get nativeTcp(): boolean {
+    return this.nativeRelay !== undefined && this.nativeRelay !== null;
   }
 
   /** The listeners open now. */
@@ -254,8 +278,14 @@ export class InprocessProxyBackend extends EventEmitter<InprocessProxyEvents> im
     if (this.idleSweeper) clearInterval(this.idleSweeper);
     await Promise.all([...this.open].map(([id, l]) => this.closeListener(id, l)));
     const deadline = Date.now() + (this.options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
-    while (this.activeSessions() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const active = () => this.activeSessions() + (this.nativeRelay?.active() ?? 0);
+    while (active() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const set of this.sessions.values()) for (const s of [...set]) s.destroy();
+    if (this.nativeRelay) {
+      this.nativeRelay.destroyAll();
+      this.nativeRelay.close();
+      this.metrics.setCollector(undefined);
+    }
     this.table.clear();
   }
 
@@ -277,6 +307,7 @@ export class InprocessProxyBackend extends EventEmitter<InprocessProxyEvents> im
       route.info.name.port,
       route.info.protocol,
     );
+    const native = spec.protocol === 'TCP' ? this.relayFor(spec) : undefined;
     try {
       if (spec.protocol === 'UDP') {
         const udp = new UdpListener(isIP(spec.address) === 6 ? 6 : 4, route, spec.side, stats, this.udpHost);
@@ -288,6 +319,10 @@ export class InprocessProxyBackend extends EventEmitter<InprocessProxyEvents> im
           this.udpByRoute.set(spec.routeKey, set);
         }
         set.add(udp);
+      } else if (native !== undefined) {
+        const [handle, bound] = native.listen(l, spec.address, spec.port, DEFAULT_LISTEN_BACKLOG);
+        l.nativeHandle = handle;
+        l.boundPort = bound;
       } else {
         const highWaterMark = this.tcpHost.socketBufferBytes;
         // Not `pauseOnConnect`: the client socket starts reading at once and its first bytes
@@ -323,6 +358,7 @@ export class InprocessProxyBackend extends EventEmitter<InprocessProxyEvents> im
         l.udp.close();
       }
       if (l.server?.listening) l.server.close();
+      if (l.nativeHandle !== undefined) this.nativeRelay?.closeListener(l.nativeHandle);
       return;
     }
     // The route as of now: a sync may have changed it while the socket was binding.
@@ -339,6 +375,7 @@ export class InprocessProxyBackend extends EventEmitter<InprocessProxyEvents> im
     // Closing a server stops accepting; connections it accepted are left to finish or drain.
     // (The close callback waits for those connections, so it is not awaited.)
     if (l.server?.listening) l.server.close();
+    if (l.nativeHandle !== undefined) this.nativeRelay?.closeListener(l.nativeHandle);
     if (l.announced) this.emit('listenerClosed', l.announced);
     return Promise.resolve();
   }
@@ -371,9 +408,56 @@ export class InprocessProxyBackend extends EventEmitter<InprocessProxyEvents> im
     return set;
   }
 
+  /**
+   * The native engine for a TCP listener on `spec`, created on first use; undefined when the
+   * JavaScript path serves it (option `native: false`, add-on absent or disabled, or an address
+   * the engine cannot parse).
+   */
+  private relayFor(spec: ListenerSpec): NativeRelay | undefined {
+    // Zoned IPv6 addresses (`fe80::1%eth0`) need the interface lookup Node does: JavaScript serves them.
+    if (this.options.native === false || isIP(spec.address) === 0 || spec.address.includes('%'))
+      return undefined;
+    if (this.nativeRelay === undefined) {
+      const relay = loadTcpRelay();
+      this.nativeRelay = null;
+      if (relay !== undefined) {
+        const native = this.createNativeRelay(relay);
+        if (native !== undefined) {
+          this.nativeRelay = native;
+          this.metrics.setCollector(() => native.collect());
+        }
+      }
+    }
+    return this.nativeRelay ?? undefined;
+  }
+
+  /** A native engine for this proxy; undefined (JavaScript relays) when the engine cannot start. */
+  private createNativeRelay(relay: TcpRelay): NativeRelay | undefined {
+    try {
+      return new NativeRelay(relay, {
+        connectTimeoutsMs: this.tcpHost.connectTimeoutsMs,
+        idleTimeoutMs: this.options.idleTimeoutMs ?? 0,
+        passClientIP: this.tcpHost.passClientIP,
+        metrics: this.metrics,
+        onRetry: (key, ep, err) => this.emit('retry', key, ep, err),
+        onFailed: (key, err) => {
+          if (this.listenerCount('connectionFailed') === 0) return;
+          this.emit('connectionFailed', key, typeof err === 'string' ? new Error(err) : err);
+        },
+      });
+    } catch {
+      // Out of descriptors or memory for an epoll instance: the JavaScript path still works.
+      return undefined;
+    }
+  }
+
   private drainStale(route: PortRoute, removed: boolean): void {
     const set = this.sessions.get(route.key);
     const drained: string[] = [];
+    if (this.nativeRelay)
+      drained.push(
+        ...this.nativeRelay.drain(route, removed, this.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS),
+      );
     if (set) {
       for (const s of set) {
         if (s.drainTimer || s.endpoint === undefined) continue;

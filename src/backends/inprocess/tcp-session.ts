@@ -71,7 +71,8 @@ export interface TcpSessionHost {
   onConnected(session: TcpSession): void;
 }
 
-class ConnectTimeoutError extends Error {
+/** A connect attempt that did not complete within its timeout. */
+export class ConnectTimeoutError extends Error {
   constructor(endpoint: Endpoint, ms: number) {
     super(`connect to ${endpoint.key} timed out after ${ms} ms`);
     this.name = 'ConnectTimeoutError';
