@@ -5,6 +5,8 @@
  *
  * @module
  */
+
+export type { UdpBatchStats } from '../../native/udp';
 export { DnsBackend, type DnsBackendOptions, serveDns } from './backend';
 export {
   candidateNames,

@@ -3,11 +3,16 @@
  * encoded once per (name, type) and kept as wire templates; answering a cached question copies
  * the template, patches the query's ID, RD/CD bits and question bytes, appends an OPT record
  * for EDNS0 clients, and sends. Anything unusual goes to a slow path built on dns-packet.
+ *
+ * UDP runs on the native add-on's batched socket when it is available (`recvmmsg` into fixed
+ * slots, one JavaScript call per batch, one `sendmmsg` for the replies), else on `node:dgram`;
+ * both feed the same `produce`, so the answers are the same bytes either way.
  */
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net, { isIP } from 'node:net';
 import dnsPacket from 'dns-packet';
+import { openUdpBatchSocket, type UdpBatchSocket, type UdpBatchStats } from '../../native/udp';
 import {
   CLASS_IN,
   CLASSIC_UDP_MAX_BYTES,
@@ -58,6 +63,12 @@ export interface DnsServerOptions {
   readonly forwardTransport?: ForwardTransport;
   /** Called with errors the server survived (socket errors); never throws into the server. */
   readonly onError?: (err: Error) => void;
+  /**
+   * Whether UDP may use the native add-on's batched socket when it is available (the default,
+   * `true`); `false` keeps `node:dgram`. Answers are the same either way. TCP always uses
+   * `node:net`.
+   */
+  readonly native?: boolean;
 }
 
 /** The bound address once {@link DnsServer.start} resolves. */
@@ -67,6 +78,8 @@ export interface DnsServerAddress {
 }
 
 interface CacheEntry {
+  /** The question's hash ({@link ParsedQuery.hash}). */
+  readonly hash: number;
   readonly tpl: ResponseTemplate;
   /** Offset of the end of the question name in the template. */
   readonly nameEnd: number;
@@ -103,6 +116,11 @@ const SLAB_BYTES = 256 << 10;
 /** Tries at a port both UDP and TCP can have when the caller asked for any (port 0). */
 const EPHEMERAL_BIND_ATTEMPTS = 20;
 const MAX_MESSAGE_BYTES = 65535;
+/**
+ * Datagrams per native batch: 64 spreads the JavaScript call and the two system calls over
+ * many queries under load while a batch's replies stay a few kilobytes.
+ */
+const NATIVE_BATCH_SLOTS = 64;
 
 /** Kernel socket buffers: room for bursts of thousands of queries before the kernel drops any. */
 const UDP_SOCKET_BUFFER_BYTES = 4 << 20;
@@ -139,9 +157,17 @@ export class DnsServer {
   private readonly forwarder: Forwarder | undefined;
   private readonly onError: (err: Error) => void;
   private udp: dgram.Socket | undefined;
+  /** The native batched socket, when UDP runs on it (then `udp` is unset). */
+  private batch: UdpBatchSocket | undefined;
+  private readonly allowNative: boolean;
   private tcp: net.Server | undefined;
   private readonly tcpSockets = new Set<net.Socket>();
-  private cache = new Map<number, CacheEntry>();
+  /**
+   * The response cache: chains of entries in buckets picked by the low bits of the question's
+   * hash. An array indexed by a small integer is cheaper per query than a Map keyed by the full
+   * 32-bit hash (mostly not a small integer to V8); it doubles as entries come in.
+   */
+  private buckets = emptyBuckets(INITIAL_CACHE_BUCKETS);
   private cacheSize = 0;
   private slab = Buffer.allocUnsafe(SLAB_BYTES);
   private slabPos = 0;
@@ -166,6 +192,7 @@ export class DnsServer {
       ? new Forwarder(upstreams, options.forwardTimeoutMs, options.forwardTransport)
       : undefined;
     this.onError = options.onError ?? (() => {});
+    this.allowNative = options.native !== false;
   }
 
   /** Binds UDP then TCP on the same port. Resolves with the bound address. */
@@ -182,6 +209,33 @@ export class DnsServer {
   }
 
   private async bindBoth(): Promise<DnsServerAddress> {
+    const batch = this.allowNative
+      ? openUdpBatchSocket({
+          address: this.listenAt.host,
+          port: this.listenAt.port,
+          slots: NATIVE_BATCH_SLOTS,
+          recvBufferBytes: UDP_SOCKET_BUFFER_BYTES,
+          sendBufferBytes: UDP_SOCKET_BUFFER_BYTES,
+        })
+      : undefined;
+    if (batch) {
+      try {
+        await this.listenTcp(batch.port);
+      } catch (err) {
+        batch.close();
+        throw err;
+      }
+      const slots = Array.from({ length: batch.slots }, (_, i) =>
+        batch.inBuffer.subarray(i * batch.slotBytes, (i + 1) * batch.slotBytes),
+      );
+      batch.start(
+        (count) => this.onBatch(batch, slots, count),
+        (err) => this.onError(err),
+      );
+      this.batch = batch;
+      this.bound = { host: this.listenAt.host, port: batch.port };
+      return this.bound;
+    }
     const family = isIP(this.listenAt.host) === 6 ? 'udp6' : 'udp4';
     const udp = dgram.createSocket({
       type: family,
@@ -199,24 +253,42 @@ export class DnsServer {
       });
     });
     const port = udp.address().port;
-    const tcp = net.createServer((socket) => this.onTcp(socket));
     try {
-      await new Promise<void>((resolve, reject) => {
-        tcp.once('error', reject);
-        tcp.listen({ port, host: this.listenAt.host, exclusive: true }, () => {
-          tcp.off('error', reject);
-          resolve();
-        });
-      });
+      await this.listenTcp(port);
     } catch (err) {
       await new Promise<void>((r) => udp.close(() => r()));
       throw err;
     }
-    tcp.on('error', (err) => this.onError(err));
     this.udp = udp;
-    this.tcp = tcp;
     this.bound = { host: this.listenAt.host, port };
     return this.bound;
+  }
+
+  /** Listens for TCP on the UDP socket's port (sets `tcp`); rejects with the listen error. */
+  private async listenTcp(port: number): Promise<void> {
+    const tcp = net.createServer((socket) => this.onTcp(socket));
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen({ port, host: this.listenAt.host, exclusive: true }, () => {
+        tcp.off('error', reject);
+        resolve();
+      });
+    });
+    tcp.on('error', (err) => this.onError(err));
+    this.tcp = tcp;
+  }
+
+  /** Whether UDP runs on the native add-on's batched socket (after {@link start}). */
+  usesNativeUdp(): boolean {
+    return this.batch !== undefined;
+  }
+
+  /**
+   * The native UDP socket's counters (datagrams received, replies sent, replies dropped because
+   * the socket buffer was full, oversize datagrams, batches); undefined on `node:dgram`.
+   */
+  nativeUdpStats(): UdpBatchStats | undefined {
+    return this.batch?.stats();
   }
 
   /** The bound address (after {@link start}). */
@@ -227,7 +299,7 @@ export class DnsServer {
 
   /** Forgets every precomputed response; call after the resolver's state changed. */
   invalidate(): void {
-    this.cache = new Map();
+    this.buckets = emptyBuckets(INITIAL_CACHE_BUCKETS);
     this.cacheSize = 0;
   }
 
@@ -236,6 +308,8 @@ export class DnsServer {
     this.forwarder?.close();
     const udp = this.udp;
     const tcp = this.tcp;
+    this.batch?.close();
+    this.batch = undefined;
     this.udp = undefined;
     this.tcp = undefined;
     for (const s of this.tcpSockets) s.destroy();
@@ -253,7 +327,7 @@ export class DnsServer {
    */
   respond(msg: Buffer, transport: 'udp' | 'tcp'): Buffer | undefined {
     const scratch = Buffer.allocUnsafe(MAX_MESSAGE_BYTES + OPT_RECORD_BYTES);
-    const n = this.produce(msg, transport === 'udp' ? -1 : MAX_MESSAGE_BYTES, scratch, 0);
+    const n = this.produce(msg, msg.length, transport === 'udp' ? -1 : MAX_MESSAGE_BYTES, scratch, 0);
     this.chaseJob = undefined;
     return n > 0 ? Buffer.from(scratch.subarray(0, n)) : undefined;
   }
@@ -270,7 +344,7 @@ export class DnsServer {
     const pos = this.slabPos;
     let n: number;
     try {
-      n = this.produce(msg, -1, this.slab, pos);
+      n = this.produce(msg, msg.length, -1, this.slab, pos);
     } catch (err) {
       this.onError(err as Error);
       return;
@@ -282,7 +356,61 @@ export class DnsServer {
     }
     if (n === DROP) return;
     const { port, address } = rinfo;
-    const reply = (out: Buffer) => this.udp?.send(out, port, address);
+    this.answerUdpLater(msg, n, (out) => this.udp?.send(out, port, address));
+  }
+
+  /**
+   * One native batch: slot `i`'s query is the first `inLengths[i]` bytes of `slots[i]`; its
+   * reply goes into the shared out Buffer, one after another, for the socket to send with the
+   * rest. The cached path allocates nothing per query.
+   */
+  private onBatch(batch: UdpBatchSocket, slots: readonly Buffer[], count: number): void {
+    const lengths = batch.inLengths;
+    const offsets = batch.outOffsets;
+    const outLengths = batch.outLengths;
+    const out = batch.outBuffer;
+    // A UDP reply is at most MAX_MESSAGE_BYTES (the client's EDNS size caps it), and the out
+    // Buffer holds that much per slot: the guard below never fires, it only keeps it so.
+    const lastStart = out.length - MAX_MESSAGE_BYTES;
+    let pos = 0;
+    for (let i = 0; i < count; i++) {
+      const len = lengths[i]!;
+      // -1: bigger than a slot (never with 64 KiB slots); unreadable, so unanswerable.
+      if (len < 0 || pos > lastStart) continue;
+      const msg = slots[i]!;
+      let n: number;
+      try {
+        n = this.produce(msg, len, -1, out, pos);
+      } catch (err) {
+        this.onError(err as Error);
+        continue;
+      }
+      if (n > 0) {
+        offsets[i] = pos;
+        outLengths[i] = n;
+        pos += n;
+      } else if (n !== DROP) {
+        // Answered later: the slot is reused by the next batch, so keep a copy of the query.
+        const { address, port } = batch.peer(i);
+        const query = Buffer.from(msg.subarray(0, len));
+        this.answerUdpLater(query, n, (reply) => this.sendNative(reply, address, port));
+      }
+    }
+  }
+
+  /** Sends a late UDP reply (forwarded, chased) on the native socket, if still open. */
+  private sendNative(reply: Buffer, address: string, port: number): void {
+    const batch = this.batch;
+    if (!batch) return;
+    try {
+      batch.send(reply, 0, reply.length, address, port);
+    } catch (err) {
+      this.onError(err as Error);
+    }
+  }
+
+  /** Starts the upstream work for a UDP query `produce` returned FORWARD or CHASE for. */
+  private answerUdpLater(msg: Buffer, n: number, reply: (out: Buffer) => void): void {
     if (n === CHASE) this.chase(this.takeChaseJob(), true, reply);
     else
       this.forwarder?.forward(
@@ -324,7 +452,7 @@ export class DnsServer {
         pending = pending.subarray(len + 2);
         let n: number;
         try {
-          n = this.produce(msg, MAX_MESSAGE_BYTES, scratch, 0);
+          n = this.produce(msg, msg.length, MAX_MESSAGE_BYTES, scratch, 0);
         } catch (err) {
           this.onError(err as Error);
           socket.destroy();
@@ -348,28 +476,34 @@ export class DnsServer {
   }
 
   /**
-   * Writes the response to `msg` into `out` at `pos`. `limit` is the size cap (-1 = UDP: 512 or
-   * the client's EDNS0 size). Returns the byte count, DROP, FORWARD (relay the query upstream)
-   * or CHASE (the job in `chaseJob` needs an upstream lookup first).
+   * Writes the response to the query in `msg`'s first `len` bytes into `out` at `pos`. `limit`
+   * is the size cap (-1 = UDP: 512 or the client's EDNS0 size). Returns the byte count, DROP,
+   * FORWARD (relay the query upstream) or CHASE (the job in `chaseJob` needs an upstream lookup
+   * first). Nothing returned refers to `msg`, which a native receive slot reuses.
    */
-  private produce(msg: Buffer, limit: number, out: Buffer, pos: number): number {
+  private produce(msg: Buffer, len: number, limit: number, out: Buffer, pos: number): number {
     const q = this.query;
-    if (!parseQuery(msg, q) || q.qclass !== CLASS_IN || (q.edns && q.ednsVersion !== 0)) {
-      return this.slowPath(msg, limit, out, pos);
+    if (!parseQuery(msg, q, len) || q.qclass !== CLASS_IN || (q.edns && q.ednsVersion !== 0)) {
+      return this.slowPath(len === msg.length ? msg : msg.subarray(0, len), limit, out, pos);
     }
-    let entry = this.cache.get(q.hash);
-    while (entry && !(entry.nameEnd === q.nameEnd && sameName(msg, entry.tpl.buf, q.nameEnd)))
+    const buckets = this.buckets;
+    let entry = buckets[q.hash & (buckets.length - 1)];
+    while (
+      entry &&
+      !(entry.hash === q.hash && entry.nameEnd === q.nameEnd && sameName(msg, entry.tpl.buf, q.nameEnd))
+    )
       entry = entry.next;
     if (!entry) {
+      // The name parsed within `len` above, so reading it from `msg` stops inside the query.
       const labels = readQuestionName(msg, 12);
-      if (!labels) return this.slowPath(msg, limit, out, pos);
+      if (!labels) return this.slowPath(msg.subarray(0, len), limit, out, pos);
       const name = labels.labels.join('.');
       const answer = this.answerFor(name, q.qtype);
       if (!answer) return FORWARD;
       const tpl = encodeTemplate(name, q.qtype, CLASS_IN, answer);
       const chase = answer.chase && this.forwarder ? answer : undefined;
-      entry = { tpl, nameEnd: q.nameEnd, chase, qname: chase ? name : '', next: undefined };
-      if (answer.cacheable) this.remember(q.hash, entry);
+      entry = { hash: q.hash, tpl, nameEnd: q.nameEnd, chase, qname: chase ? name : '', next: undefined };
+      if (answer.cacheable) this.remember(entry);
     }
     const udpLimit =
       limit >= 0 ? limit : q.edns ? Math.max(CLASSIC_UDP_MAX_BYTES, q.ednsSize) : CLASSIC_UDP_MAX_BYTES;
@@ -379,7 +513,8 @@ export class DnsServer {
         qtype: q.qtype,
         qclass: CLASS_IN,
         answer: entry.chase,
-        msg,
+        // Only the header and the name are patched in later: keep a copy of those.
+        msg: Buffer.from(msg.subarray(0, q.nameEnd)),
         query: { ...q },
         limit: udpLimit,
       };
@@ -436,10 +571,13 @@ export class DnsServer {
     );
   }
 
-  private remember(hash: number, entry: CacheEntry): void {
+  private remember(entry: CacheEntry): void {
     if (this.cacheSize >= MAX_CACHED_RESPONSES) this.invalidate();
-    entry.next = this.cache.get(hash);
-    this.cache.set(hash, entry);
+    if (this.cacheSize >= this.buckets.length) this.buckets = rehashed(this.buckets, this.buckets.length * 2);
+    const buckets = this.buckets;
+    const at = entry.hash & (buckets.length - 1);
+    entry.next = buckets[at];
+    buckets[at] = entry;
     this.cacheSize++;
   }
 
@@ -571,16 +709,18 @@ function patch(
   const optBytes = q.edns ? OPT_RECORD_BYTES : 0;
   let body = tpl.length;
   let truncated = false;
-  let kept = t.recordEnds.length;
+  let kept = 0;
   if (body + optBytes > limit) {
     const ends = t.recordEnds;
     const budget = limit - optBytes;
-    kept = 0;
     while (kept < ends.length && ends[kept]! <= budget) kept++;
     body = kept > 0 ? ends[kept - 1]! : t.questionEnd;
     truncated = kept < ends.length;
   }
-  tpl.copy(out, pos, 0, body);
+  // A whole template (the usual case) goes straight through TypedArray#set, skipping the
+  // argument handling of Buffer#copy; `out` always has room for the reply.
+  if (body === tpl.length) out.set(tpl, pos);
+  else tpl.copy(out, pos, 0, body);
   out[pos] = msg[0]!;
   out[pos + 1] = msg[1]!;
   // Opcode (0 on the fast path, NOTIFY's 4 from the slow path's stand-in header) and RD.
@@ -634,6 +774,28 @@ function udpLimitOf(query: Buffer): number {
   const at = findOptRecord(query);
   if (at === undefined || at < 0 || at + 5 > query.length) return CLASSIC_UDP_MAX_BYTES;
   return Math.max(CLASSIC_UDP_MAX_BYTES, query.readUInt16BE(at + 3));
+}
+
+/** Buckets of a fresh response cache (a power of two; it doubles at one entry per bucket). */
+const INITIAL_CACHE_BUCKETS = 1024;
+
+function emptyBuckets(n: number): (CacheEntry | undefined)[] {
+  return new Array<CacheEntry | undefined>(n).fill(undefined);
+}
+
+/** The same entries spread over `n` buckets. */
+function rehashed(buckets: readonly (CacheEntry | undefined)[], n: number): (CacheEntry | undefined)[] {
+  const next = emptyBuckets(n);
+  for (let entry of buckets) {
+    while (entry) {
+      const following = entry.next;
+      const at = entry.hash & (n - 1);
+      entry.next = next[at];
+      next[at] = entry;
+      entry = following;
+    }
+  }
+  return next;
 }
 
 /** Opcode bits in the header's third byte. */

@@ -54,10 +54,11 @@ export function emptyParsedQuery(): ParsedQuery {
 /**
  * Reads a standard query's single question and optional OPT record. Returns false when the
  * packet is anything else (response, other opcode, compression in the question, extra records,
- * trailing bytes…), which sends it to the slow path. Never throws; writes into `out`.
+ * trailing bytes…), which sends it to the slow path. Never throws; writes into `out`. The
+ * message is `msg`'s first `len` bytes (all of it by default), so a fixed receive slot can be
+ * parsed without a view per packet.
  */
-export function parseQuery(msg: Uint8Array, out: ParsedQuery): boolean {
-  const len = msg.length;
+export function parseQuery(msg: Uint8Array, out: ParsedQuery, len = msg.length): boolean {
   if (len < 17) return false;
   // QR=0, opcode 0; QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT 0 or 1.
   if ((msg[2]! & 0xf8) !== 0) return false;
