@@ -99,12 +99,18 @@ process.on('exit', () => {
   for (const c of children) c.kill('SIGTERM');
 });
 
-async function startServer(label, cmd, port) {
+async function startServer(label, cmd, port, env = {}) {
   const words = cmd.split(/\s+/).filter(Boolean);
   const args = [...words, '--listen', `127.0.0.1:${port}`, '-f', servicesFile, '--zone', ZONE];
   const child = hasTaskset
-    ? spawn('taskset', ['-c', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
-    : spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+    ? spawn('taskset', ['-c', '0', ...args], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, ...env },
+      })
+    : spawn(args[0], args.slice(1), {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, ...env },
+      });
   children.add(child);
   child.on('exit', () => children.delete(child));
   await new Promise((ok, fail) => {
@@ -176,6 +182,13 @@ async function load(port, seconds) {
 
 const servers = [
   { label: 'svcroute dns serve', cmd: SERVER_CMD, port: 15456 },
+  // The same server without the native add-on: UDP on node:dgram.
+  {
+    label: 'svcroute dns serve (SVCROUTE_NATIVE=0)',
+    cmd: SERVER_CMD,
+    port: 15460,
+    env: { SVCROUTE_NATIVE: '0' },
+  },
   { label: 'naive dns-packet', cmd: `node ${join(here, 'naive-server.mjs')}`, port: 15457 },
   { label: 'node echo floor (dns.lookup)', cmd: `node ${join(here, 'echo-server.mjs')}`, port: 15458 },
   {
@@ -186,7 +199,7 @@ const servers = [
 ];
 const results = [];
 for (const s of servers) {
-  const child = await startServer(s.label, s.cmd, s.port);
+  const child = await startServer(s.label, s.cmd, s.port, s.env);
   try {
     await load(s.port, 1); // warm-up
     const c0 = cpuSeconds(child.pid);
