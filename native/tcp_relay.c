@@ -47,6 +47,12 @@
 /* Connect timeouts given by JavaScript, at most this many attempts' worth. */
 #define MAX_TIMEOUTS 64
 
+/*
+ * Interest of a relayed socket, registered once, edge-triggered. EPOLLPRI adds no wake-up (urgent
+ * data wakes the socket as any data does); it only marks events whose reads may stop short.
+ */
+#define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET)
+
 /* Event kinds passed to the JavaScript callback. */
 enum { EV_ACCEPT = 0, EV_FAILED = 1, EV_CONNECTED = 2, EV_CLOSED = 3 };
 /* Tags in the low bits of epoll data pointers (structs are at least 8-byte aligned). */
@@ -78,6 +84,7 @@ typedef struct dir {
   bool shut; /* FIN passed on to the destination */
   bool more; /* the source may still hold data (read budget ran out) */
   bool hup;  /* epoll reported FIN, reset or error on the source: read to the end */
+  bool urgent; /* epoll reported urgent data on the source: read until EAGAIN (see pump) */
 } dir_t;
 
 typedef struct conn {
@@ -381,6 +388,7 @@ static void start_connect(conn_t *c, uint32_t eslot) {
   c->eslot = eslot;
   c->ufd = fd;
   c->u2c.hup = false;
+  c->u2c.urgent = false;
   int r;
   do r = connect(fd, (struct sockaddr *)&s->addr, s->addr_len);
   while (r < 0 && errno == EINTR);
@@ -388,7 +396,7 @@ static void start_connect(conn_t *c, uint32_t eslot) {
     connect_failed(c, errno);
     return;
   }
-  if (ep_add(e, fd, (void *)((uintptr_t)c | TAG_UPSTREAM), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+  if (ep_add(e, fd, (void *)((uintptr_t)c | TAG_UPSTREAM), CONN_EVENTS) < 0) {
     connect_failed(c, errno);
     return;
   }
@@ -464,7 +472,11 @@ static void pump(conn_t *c, dir_t *d, bool from_client) {
         i--;
         continue;
       }
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        /* Truly empty: any urgent mark is behind us. */
+        d->urgent = false;
+        return;
+      }
       conn_close(c, false, true);
       return;
     }
@@ -500,10 +512,15 @@ static void pump(conn_t *c, dir_t *d, bool from_client) {
       d->len = (uint32_t)rest;
       return;
     }
-    /* A short read empties the socket up to a FIN: unless epoll reported one (its event may
-     * have been consumed while this direction waited), skip the read that would say EAGAIN.
-     * The edge-triggered registration wakes us for anything arriving later. */
-    if (n < SCRATCH_BYTES && !d->hup) return;
+    /* A short read means the receive queue was empty when it returned: TCP's receive copies
+     * until the queue runs dry (taking in what queued meanwhile), and whatever arrives after
+     * queues a new edge-triggered event (a segment processed later wakes the socket again), so
+     * the read that would only say EAGAIN is skipped: one system call less per message. Two
+     * cases leave data behind without a new edge, and then we read on until EAGAIN:
+     * a FIN (or error) epoll already reported — its event may have been consumed while this
+     * direction waited — and urgent data, as a read stops at the urgent mark (the next one
+     * skips the out-of-band byte, as Node's sockets do, and goes on). */
+    if (n < SCRATCH_BYTES && !d->hup && !d->urgent) return;
   }
   /* Budget spent with data maybe left: continue on a later loop turn. */
   d->more = true;
@@ -515,6 +532,7 @@ static void on_conn_event(conn_t *c, bool upstream, uint32_t events) {
   dir_t *from = upstream ? &c->u2c : &c->c2u;
   /* Also while connecting: the client's FIN may come before the endpoint answers. */
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) from->hup = true;
+  if (events & EPOLLPRI) from->urgent = true;
   if (upstream && c->state == ST_CONNECTING) {
     int err = 0;
     socklen_t len = sizeof(err);
@@ -531,7 +549,8 @@ static void on_conn_event(conn_t *c, bool upstream, uint32_t events) {
    * read event: only a direction with bytes waiting for this socket is worth a send. */
   dir_t *into = upstream ? &c->c2u : &c->u2c;
   if (into->buf != NULL) pump(c, into, upstream);
-  if (c->state == ST_RELAY && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))) pump(c, from, !upstream);
+  if (c->state == ST_RELAY && (events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLERR | EPOLLHUP)))
+    pump(c, from, !upstream);
 }
 
 /* ---------- listeners ---------- */
@@ -585,7 +604,7 @@ static void on_accept(listener_t *l) {
     ls->delta[C_ACTIVE]++;
     ls->delta[C_TOTAL]++;
     update_ref(e);
-    if (ep_add(e, fd, (void *)((uintptr_t)c | TAG_CLIENT), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+    if (ep_add(e, fd, (void *)((uintptr_t)c | TAG_CLIENT), CONN_EVENTS) < 0) {
       conn_close(c, true, true);
       continue;
     }
