@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import {
   TcpRelayEventKind,
   type TcpRelayHandler,
 } from '../../src/native/tcp';
+import { closeServer, echoServer, listen } from '../backends/inprocess/helpers';
 
 const relay = loadTcpRelay();
 if (relay === undefined) {
@@ -58,32 +59,13 @@ function engineWith(
   return { r, engine, events };
 }
 
-function listenOn(server: Server, host: string): Promise<number> {
-  return new Promise((resolve) => {
-    server.listen({ host, port: 0 }, () => {
-      const a = server.address();
-      resolve(typeof a === 'object' && a !== null ? a.port : 0);
-    });
-  });
-}
-
-/** An echo backend that half-closes as its client does. */
+/** An echo backend that half-closes as its client does, closed after the test. */
 async function echo(host = '127.0.0.1'): Promise<{ port: number; sockets: Set<Socket> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer({ allowHalfOpen: true }, (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => {});
-    s.pipe(s);
+  const { server, port, sockets } = await echoServer(host);
+  cleanups.push(() => {
+    for (const sock of sockets) sock.destroy();
+    return closeServer(server);
   });
-  const port = await listenOn(server, host);
-  cleanups.push(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  );
   return { port, sockets };
 }
 
@@ -170,7 +152,7 @@ d('native tcp relay engine', () => {
       s.on('data', (c) => received.push(c));
       s.on('end', () => s.destroy());
     });
-    const port2 = await listenOn(server, '127.0.0.1');
+    const port2 = await listen(server, '127.0.0.1');
     cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
     let handle = -1;
     const { r, engine } = engineWith(() => relayAnswer(handle, false));
@@ -200,7 +182,7 @@ d('native tcp relay engine', () => {
         s.on('data', (c) => received.push(c));
         s.on('error', () => {});
       });
-      const backendPort = await listenOn(server, '127.0.0.1');
+      const backendPort = await listen(server, '127.0.0.1');
       cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
       let handle = -1;
       const { r, engine } = engineWith(() => relayAnswer(handle, false));
@@ -242,7 +224,7 @@ d('native tcp relay engine', () => {
       });
       pump();
     });
-    const bport = await listenOn(server, '127.0.0.1');
+    const bport = await listen(server, '127.0.0.1');
     cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
     let handle = -1;
     const { r, engine } = engineWith(() => relayAnswer(handle, false));
@@ -274,7 +256,7 @@ d('native tcp relay engine', () => {
     const backend = await echo();
     // A port with nothing listening: bind and close a server to get one.
     const probe = createServer();
-    const deadPort = await listenOn(probe, '127.0.0.1');
+    const deadPort = await listen(probe, '127.0.0.1');
     await new Promise<void>((r) => probe.close(() => r()));
     let dead = -1;
     let live = -1;
