@@ -17,6 +17,15 @@
  *
  * Sending never buffers: a reply the kernel does not take at once (socket buffer full) is
  * dropped and counted, as a loaded DNS server should rather than queue without bound.
+ *
+ * Answer cache (optional, off unless `cacheEntries` > 0): JavaScript may hand the socket DNS
+ * response templates (`cacheSet`). A datagram that is an ordinary DNS query whose question has a
+ * template is then answered here, without JavaScript: the template copied, the query's ID, RD/CD
+ * bits and question bytes patched in, its OPT record mirrored, and the reply cut to the client's
+ * UDP size. This is the one place the socket knows what datagrams mean; it must produce exactly
+ * the bytes the JavaScript server's `patch` produces, so every rule below mirrors that code.
+ * Answered slots get inLengths[i] = -2 and JavaScript is called only when some slot is left
+ * (with the first free offset of the out Buffer as its second argument).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -49,8 +58,50 @@
 /* Batches per wake of the loop: bounded so that a flooded socket cannot starve the rest of the
  * process (8 x 64 = 512 datagrams, then other handles get their turn). */
 #define BATCHES_PER_WAKE 8
+/* Answer cache bounds: at most this many templates / template bytes unless told otherwise
+ * (0 = no cache). A full cache is emptied, then refilled by JavaScript's misses, as the
+ * JavaScript cache does, so random names cannot grow it without bound. */
+#define MAX_CACHE_ENTRIES 1000000
+#define DEFAULT_CACHE_BYTES (32 << 20)
+#define MAX_CACHE_BYTES (1u << 30)
+/* DNS wire facts the cache's parser needs (RFC 1035, RFC 6891). */
+#define DNS_HEADER_BYTES 12
+#define DNS_MIN_QUERY_BYTES 17
+#define DNS_MAX_NAME_BYTES 255
+#define DNS_MAX_LABEL_BYTES 63
+#define DNS_CLASSIC_UDP_BYTES 512
+#define DNS_OPT_RECORD_BYTES 11
+#define DNS_TYPE_OPT 41
+#define DNS_CLASS_IN 1
+/* inLengths[i] for a slot the cache answered: JavaScript skips it. */
+#define SLOT_ANSWERED (-2)
 /* An IP literal as text: the longest IPv6 form, '%', an interface name, the terminator. */
 #define ADDRESS_TEXT_BYTES (INET6_ADDRSTRLEN + 1 + UV_IF_NAMESIZE + 1)
+
+/* One cached answer: the template (lowercase question, ID 0, RD/CD clear) and where its
+ * records end, so that a reply bigger than the client's UDP size can be cut after a whole
+ * record. The key is the template's own question name and type. */
+typedef struct cache_entry {
+  struct cache_entry *next;
+  uint32_t hash;
+  uint32_t tpl_len;
+  uint16_t name_end; /* offset past the question name = offset of QTYPE */
+  uint16_t question_end;
+  uint16_t answer_count, authority_count, additional_count;
+  uint32_t record_count;
+  uint32_t *record_ends; /* record_count offsets, stored after the struct */
+  uint8_t *tpl;          /* tpl_len bytes, stored after record_ends */
+} cache_entry_t;
+
+typedef struct answer_cache {
+  cache_entry_t **buckets; /* bucket_count (a power of two) chains; NULL until the first entry */
+  uint32_t bucket_count;
+  uint32_t max_entries;
+  size_t max_bytes;
+  uint32_t entries;
+  size_t bytes;
+  uint32_t generation; /* bumped each time the cache is emptied */
+} answer_cache_t;
 
 typedef struct udp_socket {
   napi_env env;
@@ -89,7 +140,9 @@ typedef struct udp_socket {
   napi_async_context async;
   napi_async_cleanup_hook_handle cleanup;
 
-  double received, sent, dropped, truncated, batches;
+  answer_cache_t cache;
+
+  double received, sent, dropped, truncated, batches, cache_hits;
 } udp_socket_t;
 
 /* ---------- errors ---------- */
@@ -196,7 +249,26 @@ static napi_value address_object(napi_env env, const struct sockaddr_storage *ss
 
 /* ---------- lifetime ---------- */
 
+static void cache_clear(answer_cache_t *c) {
+  if (c->buckets != NULL) {
+    for (uint32_t i = 0; i < c->bucket_count; i++) {
+      cache_entry_t *e = c->buckets[i];
+      while (e != NULL) {
+        cache_entry_t *next = e->next;
+        free(e);
+        e = next;
+      }
+      c->buckets[i] = NULL;
+    }
+  }
+  c->entries = 0;
+  c->bytes = 0;
+  c->generation++;
+}
+
 static void free_socket(udp_socket_t *s) {
+  cache_clear(&s->cache);
+  free(s->cache.buckets);
   free(s->peers);
   free(s->rx);
   free(s->rx_iov);
@@ -404,6 +476,235 @@ static void transmit_batch(udp_socket_t *s, int n) {
   }
 }
 
+/* ---------- the answer cache ---------- */
+
+/* FNV-1a step; the cache's hash covers the lowercased name bytes (length octets included) and
+ * the two QTYPE bytes. */
+static inline uint32_t fnv_step(uint32_t h, uint8_t b) { return (h ^ b) * 0x01000193u; }
+#define FNV_OFFSET 0x811c9dc5u
+
+static inline uint8_t ascii_lower(uint8_t c) { return c >= 'A' && c <= 'Z' ? (uint8_t)(c | 0x20) : c; }
+
+/* What the cache needs of a query. */
+typedef struct fast_query {
+  uint32_t hash;
+  uint16_t name_end;
+  bool edns;
+  uint16_t edns_size;
+  uint8_t edns_flags_high;
+} fast_query_t;
+
+/* Accepts exactly the queries the JavaScript server's fast path does (wire.ts parseQuery, then
+ * class IN and EDNS version 0): QR=0, opcode QUERY, QDCOUNT 1, ANCOUNT and NSCOUNT 0, ARCOUNT 0
+ * or 1 OPT record (root owner, type 41, its RDATA ending the datagram), an uncompressed name of
+ * at most 255 bytes, nothing after the question otherwise. Anything else goes to JavaScript. */
+static bool parse_fast_query(const uint8_t *m, int32_t len, fast_query_t *q) {
+  if (len < DNS_MIN_QUERY_BYTES) return false;
+  if ((m[2] & 0xf8) != 0) return false;
+  if (m[4] != 0 || m[5] != 1 || m[6] != 0 || m[7] != 0 || m[8] != 0 || m[9] != 0 || m[10] != 0) return false;
+  uint8_t arcount = m[11];
+  if (arcount > 1) return false;
+  int32_t off = DNS_HEADER_BYTES;
+  uint32_t h = FNV_OFFSET;
+  for (;;) {
+    if (off >= len) return false;
+    uint8_t l = m[off++];
+    h = fnv_step(h, l);
+    if (l == 0) break;
+    if (l > DNS_MAX_LABEL_BYTES || off + l > len) return false;
+    for (int32_t i = 0; i < l; i++) h = fnv_step(h, ascii_lower(m[off + i]));
+    off += l;
+    if (off - DNS_HEADER_BYTES > DNS_MAX_NAME_BYTES) return false;
+  }
+  if (off + 4 > len) return false;
+  if (m[off + 2] != 0 || m[off + 3] != DNS_CLASS_IN) return false;
+  h = fnv_step(fnv_step(h, m[off]), m[off + 1]);
+  int32_t qend = off + 4;
+  q->hash = h;
+  q->name_end = (uint16_t)off;
+  q->edns = false;
+  q->edns_size = 0;
+  q->edns_flags_high = 0;
+  if (arcount == 0) return qend == len;
+  if (qend + DNS_OPT_RECORD_BYTES > len) return false;
+  const uint8_t *opt = m + qend;
+  if (opt[0] != 0 || opt[1] != 0 || opt[2] != DNS_TYPE_OPT) return false;
+  int32_t rdlen = (opt[9] << 8) | opt[10];
+  if (qend + DNS_OPT_RECORD_BYTES + rdlen != len) return false;
+  if (opt[6] != 0) return false; /* EDNS version other than 0: BADVERS, JavaScript's answer */
+  q->edns = true;
+  q->edns_size = (uint16_t)((opt[3] << 8) | opt[4]);
+  q->edns_flags_high = opt[7];
+  return true;
+}
+
+static cache_entry_t *cache_find(const answer_cache_t *c, const uint8_t *m, const fast_query_t *q) {
+  if (c->entries == 0) return NULL;
+  for (cache_entry_t *e = c->buckets[q->hash & (c->bucket_count - 1)]; e != NULL; e = e->next) {
+    if (e->hash != q->hash || e->name_end != q->name_end) continue;
+    const uint8_t *t = e->tpl;
+    uint16_t i = DNS_HEADER_BYTES;
+    while (i < q->name_end && ascii_lower(m[i]) == t[i]) i++;
+    if (i == q->name_end && t[i] == m[i] && t[i + 1] == m[i + 1]) return e;
+  }
+  return NULL;
+}
+
+static inline void put16(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+
+/* Writes the reply to query `m` from template `e` at `out` (room for `e->tpl_len` +
+ * DNS_OPT_RECORD_BYTES) and returns its length. Mirrors the JavaScript server's `patch`: past
+ * the client's UDP size (512, or its EDNS size if larger) keep the whole records that fit
+ * (answers, then authority, then additional, up to the first that does not) and set TC when any
+ * was left out; copy the ID, RD, CD and the question name bytes (case); echo the client's OPT
+ * with its payload size, version 0, the upper flag byte (DO) kept, the lower one cleared and no
+ * options. */
+static uint32_t cache_patch(const cache_entry_t *e, const uint8_t *m, const fast_query_t *q, uint8_t *out) {
+  uint32_t opt_bytes = q->edns ? DNS_OPT_RECORD_BYTES : 0;
+  uint32_t limit = q->edns && q->edns_size > DNS_CLASSIC_UDP_BYTES ? q->edns_size : DNS_CLASSIC_UDP_BYTES;
+  uint32_t body = e->tpl_len;
+  bool truncated = false;
+  uint32_t kept = 0;
+  if (body + opt_bytes > limit) {
+    uint32_t budget = limit - opt_bytes;
+    while (kept < e->record_count && e->record_ends[kept] <= budget) kept++;
+    body = kept > 0 ? e->record_ends[kept - 1] : e->question_end;
+    truncated = kept < e->record_count;
+  }
+  memcpy(out, e->tpl, body);
+  out[0] = m[0];
+  out[1] = m[1];
+  out[2] |= (uint8_t)((m[2] & 0x79) | (truncated ? 0x02 : 0)); /* opcode bits (0 here) and RD; TC */
+  out[3] |= (uint8_t)(m[3] & 0x10);                              /* CD */
+  memcpy(out + DNS_HEADER_BYTES, m + DNS_HEADER_BYTES, q->name_end - DNS_HEADER_BYTES);
+  uint32_t arcount = e->additional_count;
+  if (truncated) {
+    uint32_t an = kept < e->answer_count ? kept : e->answer_count;
+    uint32_t ns = kept - an < e->authority_count ? kept - an : e->authority_count;
+    arcount = kept - an - ns;
+    put16(out + 6, an);
+    put16(out + 8, ns);
+  }
+  if (q->edns) arcount++;
+  put16(out + 10, arcount);
+  if (!q->edns) return body;
+  uint8_t *opt = out + body;
+  opt[0] = 0;
+  put16(opt + 1, DNS_TYPE_OPT);
+  put16(opt + 3, q->edns_size);
+  opt[5] = 0;
+  opt[6] = 0;
+  opt[7] = q->edns_flags_high;
+  opt[8] = 0;
+  put16(opt + 9, 0);
+  return body + DNS_OPT_RECORD_BYTES;
+}
+
+/* Answers every slot of the batch the cache can; returns how many slots are left for
+ * JavaScript and sets `*used` to the out Buffer bytes taken. */
+static int answer_from_cache(udp_socket_t *s, int n, size_t *used) {
+  size_t pos = 0;
+  int left = 0;
+  for (int i = 0; i < n; i++) {
+    int32_t len = s->in_len[i];
+    if (len < 0) continue; /* cut off: JavaScript's to ignore */
+    const uint8_t *m = s->in + (size_t)i * s->slot_bytes;
+    fast_query_t q;
+    cache_entry_t *e = NULL;
+    if (parse_fast_query(m, len, &q)) e = cache_find(&s->cache, m, &q);
+    if (e == NULL || pos + e->tpl_len + DNS_OPT_RECORD_BYTES > s->out_bytes) {
+      left++;
+      continue;
+    }
+    uint32_t reply = cache_patch(e, m, &q, s->out + pos);
+    s->out_off[i] = (int32_t)pos;
+    s->out_len[i] = (int32_t)reply;
+    s->in_len[i] = SLOT_ANSWERED;
+    pos += reply;
+    s->cache_hits++;
+  }
+  *used = pos;
+  return left;
+}
+
+/* Checks a template as JavaScript encodes it (ID 0, QR set, QDCOUNT 1, a lowercase uncompressed
+ * name, class IN, record ends inside it and in order) and stores it under its question. Returns
+ * false for a template the cache cannot key or use. */
+static bool cache_put(answer_cache_t *c, const uint8_t *tpl, size_t tpl_len, const uint32_t *ends, size_t count,
+                      uint32_t question_end, uint32_t an, uint32_t ns, uint32_t ar) {
+  if (c->max_entries == 0 || tpl_len > MAX_DATAGRAM_BYTES || question_end < DNS_MIN_QUERY_BYTES ||
+      question_end > tpl_len || an + ns + ar != count || tpl[4] != 0 || tpl[5] != 1)
+    return false;
+  uint32_t h = FNV_OFFSET;
+  uint32_t off = DNS_HEADER_BYTES;
+  for (;;) {
+    if (off >= question_end) return false;
+    uint8_t l = tpl[off++];
+    h = fnv_step(h, l);
+    if (l == 0) break;
+    if (l > DNS_MAX_LABEL_BYTES || off + l > question_end) return false;
+    for (uint32_t i = 0; i < l; i++) {
+      if (tpl[off + i] != ascii_lower(tpl[off + i])) return false; /* keys are lowercase */
+      h = fnv_step(h, tpl[off + i]);
+    }
+    off += l;
+    if (off - DNS_HEADER_BYTES > DNS_MAX_NAME_BYTES) return false;
+  }
+  if (off + 4 != question_end || tpl[off + 2] != 0 || tpl[off + 3] != DNS_CLASS_IN) return false;
+  h = fnv_step(fnv_step(h, tpl[off]), tpl[off + 1]);
+  uint32_t previous = question_end;
+  for (size_t i = 0; i < count; i++) {
+    if (ends[i] < previous || ends[i] > tpl_len) return false;
+    previous = ends[i];
+  }
+  size_t size = sizeof(cache_entry_t) + count * sizeof(uint32_t) + tpl_len;
+  if (size > c->max_bytes) return false;
+  if (c->buckets == NULL) {
+    uint32_t buckets = 1024;
+    while (buckets < c->max_entries && buckets < (1u << 20)) buckets <<= 1;
+    c->buckets = calloc(buckets, sizeof *c->buckets);
+    if (c->buckets == NULL) return false;
+    c->bucket_count = buckets;
+  }
+  /* Replace an entry for the same question. */
+  cache_entry_t **link = &c->buckets[h & (c->bucket_count - 1)];
+  for (; *link != NULL; link = &(*link)->next) {
+    cache_entry_t *old = *link;
+    if (old->hash == h && old->name_end == off && memcmp(old->tpl + DNS_HEADER_BYTES, tpl + DNS_HEADER_BYTES,
+                                                         off + 2 - DNS_HEADER_BYTES) == 0) {
+      *link = old->next;
+      c->entries--;
+      c->bytes -= sizeof(cache_entry_t) + old->record_count * sizeof(uint32_t) + old->tpl_len;
+      free(old);
+      break;
+    }
+  }
+  if (c->entries >= c->max_entries || c->bytes + size > c->max_bytes) cache_clear(c);
+  cache_entry_t *e = malloc(size);
+  if (e == NULL) return false;
+  e->hash = h;
+  e->tpl_len = (uint32_t)tpl_len;
+  e->name_end = (uint16_t)off;
+  e->question_end = (uint16_t)question_end;
+  e->answer_count = (uint16_t)an;
+  e->authority_count = (uint16_t)ns;
+  e->additional_count = (uint16_t)ar;
+  e->record_count = (uint32_t)count;
+  e->record_ends = (uint32_t *)(e + 1);
+  e->tpl = (uint8_t *)(e->record_ends + count);
+  if (count > 0) memcpy(e->record_ends, ends, count * sizeof(uint32_t));
+  memcpy(e->tpl, tpl, tpl_len);
+  cache_entry_t **head = &c->buckets[h & (c->bucket_count - 1)];
+  e->next = *head;
+  *head = e;
+  c->entries++;
+  c->bytes += size;
+  return true;
+}
+
 static void on_readable(uv_poll_t *handle, int status, int events) {
   udp_socket_t *s = handle->data;
   napi_env env = s->env;
@@ -415,11 +716,16 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     for (int batch = 0; batch < BATCHES_PER_WAKE && s->fd >= 0 && s->on_batch != NULL; batch++) {
       int n = receive_batch(s);
       if (n == 0) break;
-      napi_value count;
-      napi_create_int32(env, n, &count);
       s->batches++;
-      if (!call_js(s, s->on_batch, 1, &count)) break;
-      if (s->fd < 0) break; /* closed from the callback: the replies go nowhere */
+      size_t used = 0;
+      int left = s->cache.entries > 0 ? answer_from_cache(s, n, &used) : n;
+      if (left > 0) {
+        napi_value args[2];
+        napi_create_int32(env, n, &args[0]);
+        napi_create_double(env, (double)used, &args[1]);
+        if (!call_js(s, s->on_batch, 2, args)) break;
+        if (s->fd < 0) break; /* closed from the callback: the replies go nowhere */
+      }
       transmit_batch(s, n);
       /* A short batch drained the socket: skip the recvmmsg that would only say EAGAIN. */
       if ((uint32_t)n < s->slots) break;
@@ -480,7 +786,8 @@ static napi_value define_value(napi_env env, napi_value obj, const char *name, n
 }
 
 /* new UdpBatchSocket({ address, port, slots?, slotBytes?, outBytes?, recvBufferBytes?,
- *                      sendBufferBytes? }): opens and binds at once; throws bind errors. */
+ *                      sendBufferBytes?, cacheEntries?, cacheBytes? }): opens and binds at once;
+ * throws bind errors. */
 static napi_value construct(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], self;
@@ -497,7 +804,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
   if (napi_get_value_string_utf8(env, value, address, sizeof address, &length) != napi_ok ||
       length >= sizeof address - 1)
     return svcroute_throw(env, "UdpBatchSocket option address must be an IP address string");
-  uint32_t port, slots, slot_bytes, out_bytes, rcvbuf, sndbuf;
+  uint32_t port, slots, slot_bytes, out_bytes, rcvbuf, sndbuf, cache_entries, cache_bytes;
   if (!get_uint_option(env, options, "port", 0, 0, 65535, &port) ||
       !get_uint_option(env, options, "slots", DEFAULT_SLOTS, 1, MAX_SLOTS, &slots) ||
       !get_uint_option(env, options, "slotBytes", DEFAULT_SLOT_BYTES, MIN_SLOT_BYTES, DEFAULT_SLOT_BYTES,
@@ -505,7 +812,9 @@ static napi_value construct(napi_env env, napi_callback_info info) {
       !get_uint_option(env, options, "outBytes", slots * MAX_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES,
                        MAX_SLOTS * MAX_DATAGRAM_BYTES, &out_bytes) ||
       !get_uint_option(env, options, "recvBufferBytes", DEFAULT_SOCKET_BUFFER_BYTES, 0, INT32_MAX, &rcvbuf) ||
-      !get_uint_option(env, options, "sendBufferBytes", DEFAULT_SOCKET_BUFFER_BYTES, 0, INT32_MAX, &sndbuf))
+      !get_uint_option(env, options, "sendBufferBytes", DEFAULT_SOCKET_BUFFER_BYTES, 0, INT32_MAX, &sndbuf) ||
+      !get_uint_option(env, options, "cacheEntries", 0, 0, MAX_CACHE_ENTRIES, &cache_entries) ||
+      !get_uint_option(env, options, "cacheBytes", DEFAULT_CACHE_BYTES, 0, MAX_CACHE_BYTES, &cache_bytes))
     return NULL;
 
   struct sockaddr_storage bind_to;
@@ -553,6 +862,8 @@ static napi_value construct(napi_env env, napi_callback_info info) {
   s->slot_bytes = slot_bytes;
   s->out_bytes = out_bytes;
   s->referenced = true;
+  s->cache.max_entries = cache_entries;
+  s->cache.max_bytes = cache_bytes;
 
   napi_value in_buf, out_buf, meta, in_len, out_off, out_len;
   void *in_data, *out_data, *meta_data;
@@ -740,7 +1051,53 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, obj, "truncated", value);
   napi_create_double(env, s->batches, &value);
   napi_set_named_property(env, obj, "batches", value);
+  napi_create_double(env, s->cache_hits, &value);
+  napi_set_named_property(env, obj, "cacheHits", value);
+  napi_create_uint32(env, s->cache.entries, &value);
+  napi_set_named_property(env, obj, "cacheEntries", value);
+  napi_create_double(env, (double)s->cache.bytes, &value);
+  napi_set_named_property(env, obj, "cacheBytes", value);
   return obj;
+}
+
+/* cacheSet(template, recordEnds, questionEnd, answerCount, authorityCount, additionalCount)
+ * -> the cache's generation when stored (it changes each time the cache is emptied), -1 when
+ * the cache is off or cannot use the template. `recordEnds` is a Uint32Array. */
+static napi_value cache_set(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  udp_socket_t *s = unwrap_this(env, info, &argc, argv);
+  if (s == NULL) return NULL;
+  bool is_buffer = false, is_typed = false;
+  if (argc == 6) {
+    napi_is_typedarray(env, argv[0], &is_buffer);
+    napi_is_typedarray(env, argv[1], &is_typed);
+  }
+  napi_typedarray_type t0 = napi_int8_array, t1 = napi_int8_array;
+  size_t tpl_len = 0, count = 0;
+  void *tpl = NULL, *ends = NULL;
+  if (is_buffer) napi_get_typedarray_info(env, argv[0], &t0, &tpl_len, &tpl, NULL, NULL);
+  if (is_typed) napi_get_typedarray_info(env, argv[1], &t1, &count, &ends, NULL, NULL);
+  uint32_t numbers[4];
+  bool ok = is_buffer && is_typed && t0 == napi_uint8_array && t1 == napi_uint32_array;
+  for (int i = 0; ok && i < 4; i++) ok = napi_get_value_uint32(env, argv[2 + i], &numbers[i]) == napi_ok;
+  if (!ok)
+    return svcroute_throw(env, "UdpBatchSocket.cacheSet(template: Uint8Array, recordEnds: Uint32Array, "
+                               "questionEnd, answerCount, authorityCount, additionalCount)");
+  napi_value result;
+  bool stored = tpl_len > 0 && cache_put(&s->cache, tpl, tpl_len, ends, count, numbers[0], numbers[1],
+                                         numbers[2], numbers[3]);
+  napi_create_double(env, stored ? (double)s->cache.generation : -1, &result);
+  return result;
+}
+
+/* cacheClear(): forgets every cached answer. */
+static napi_value cache_clear_js(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  udp_socket_t *s = unwrap_this(env, info, &argc, NULL);
+  if (s == NULL) return NULL;
+  cache_clear(&s->cache);
+  return NULL;
 }
 
 static napi_value set_ref(napi_env env, napi_callback_info info, bool referenced) {
@@ -775,6 +1132,8 @@ napi_value svcroute_udp_init(napi_env env) {
       {"peer", NULL, peer, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, send_one, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},
+      {"cacheSet", NULL, cache_set, NULL, NULL, NULL, napi_default, NULL},
+      {"cacheClear", NULL, cache_clear_js, NULL, NULL, NULL, napi_default, NULL},
       {"ref", NULL, ref, NULL, NULL, NULL, napi_default, NULL},
       {"unref", NULL, unref, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_socket, NULL, NULL, NULL, napi_default, NULL},

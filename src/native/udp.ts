@@ -28,6 +28,13 @@ export interface UdpBatchSocketOptions {
   readonly recvBufferBytes?: number;
   /** SO_SNDBUF request (default 4 MiB; capped by the kernel's `wmem_max`). */
   readonly sendBufferBytes?: number;
+  /**
+   * Most DNS answers the socket's answer cache holds (0–1,000,000; default 0 = no cache; see
+   * {@link UdpBatchSocket.cacheSet}). A full cache is emptied before the next entry goes in.
+   */
+  readonly cacheEntries?: number;
+  /** Most bytes the answer cache holds, templates and bookkeeping (default 32 MiB). */
+  readonly cacheBytes?: number;
 }
 
 /** A datagram's source, as `node:dgram`'s `rinfo`. */
@@ -47,18 +54,26 @@ export interface UdpBatchStats {
   readonly dropped: number;
   /** Datagrams bigger than a slot, handed over with length -1. */
   readonly truncated: number;
-  /** `onBatch` calls: `received / batches` is the mean batch size. */
+  /** Batches received: `received / batches` is the mean batch size. */
   readonly batches: number;
+  /** Datagrams the answer cache answered without calling `onBatch` for them. */
+  readonly cacheHits: number;
+  /** Answers in the cache now. */
+  readonly cacheEntries: number;
+  /** Bytes the cache holds now. */
+  readonly cacheBytes: number;
 }
 
 /**
  * A bound, nonblocking UDP socket moving datagrams in batches. Contract of a batch:
- * `onBatch(count)` is called with slots `0 … count-1` filled: slot `i`'s bytes are
- * `inBuffer[i × slotBytes, i × slotBytes + inLengths[i])`, or `inLengths[i] === -1` when the
- * datagram was bigger than a slot (its bytes must be ignored). To reply to slot `i`, write the
- * reply anywhere in `outBuffer` and set `outOffsets[i]` / `outLengths[i]` before `onBatch`
- * returns (lengths start at 0 = no reply). Slots and their sources are reused by the next batch:
- * copy what must outlive the call, and ask {@link peer} during it.
+ * `onBatch(count, outStart)` is called with slots `0 … count-1` filled: slot `i`'s bytes are
+ * `inBuffer[i × slotBytes, i × slotBytes + inLengths[i])`; `inLengths[i] === -1` when the
+ * datagram was bigger than a slot, `-2` when the answer cache already answered it (either way
+ * its bytes must be ignored). To reply to slot `i`, write the reply into `outBuffer` at or after
+ * `outStart` (the cache's replies lie before it) and set `outOffsets[i]` / `outLengths[i]`
+ * before `onBatch` returns (lengths start at 0 = no reply). A batch the cache answered whole
+ * makes no call. Slots and their sources are reused by the next batch: copy what must outlive
+ * the call, and ask {@link peer} during it.
  */
 export interface UdpBatchSocket {
   /** The bound address and port. */
@@ -77,7 +92,7 @@ export interface UdpBatchSocket {
    * `code`/`syscall`/`address`/`port` as Node's system errors); an exception thrown by either
    * callback is an uncaught exception, as from a `dgram` listener.
    */
-  start(onBatch: (count: number) => void, onError: (err: Error) => void): void;
+  start(onBatch: (count: number, outStart: number) => void, onError: (err: Error) => void): void;
   /** The source of slot `slot` of the current batch (valid during `onBatch` only). */
   peer(slot: number): UdpPeer;
   /**
@@ -86,6 +101,29 @@ export interface UdpBatchSocket {
    */
   send(buffer: Uint8Array, offset: number, length: number, address: string, port: number): boolean;
   stats(): UdpBatchStats;
+  /**
+   * Caches a DNS response template (as the DNS server encodes them: ID 0, QR set, RD/CD clear,
+   * QDCOUNT 1, the question name in lowercase and uncompressed, class IN; `recordEnds` the
+   * offset past each record, answers then authority then additional). From then on a query for
+   * that name (any case) and type that is ordinary — opcode QUERY, one question, no answer or
+   * authority records, at most one OPT record of EDNS version 0 — is answered by the socket
+   * itself: the template with the query's ID, RD and CD bits and question bytes, the query's OPT
+   * echoed (payload size and upper flag byte kept), cut after the last whole record that fits
+   * the client's UDP size (512 or its larger EDNS size) with TC set when records were left out.
+   * Replaces an entry for the same question. Returns the cache's generation (a number that
+   * changes each time the cache is emptied, by {@link cacheClear} or because it was full), or -1
+   * when the cache is off or the template unusable.
+   */
+  cacheSet(
+    template: Uint8Array,
+    recordEnds: Uint32Array,
+    questionEnd: number,
+    answerCount: number,
+    authorityCount: number,
+    additionalCount: number,
+  ): number;
+  /** Empties the answer cache (its generation changes). */
+  cacheClear(): void;
   /** Whether the open socket keeps the event loop alive (it does by default). */
   ref(): void;
   unref(): void;
@@ -102,7 +140,7 @@ function isUdpPart(part: unknown): part is UdpPart {
   const ctor = (part as { UdpBatchSocket?: unknown }).UdpBatchSocket;
   if (typeof ctor !== 'function') return false;
   const proto = (ctor as { prototype?: Record<string, unknown> }).prototype;
-  return ['start', 'peer', 'send', 'stats', 'ref', 'unref', 'close'].every(
+  return ['start', 'peer', 'send', 'stats', 'cacheSet', 'cacheClear', 'ref', 'unref', 'close'].every(
     (m) => typeof proto?.[m] === 'function',
   );
 }

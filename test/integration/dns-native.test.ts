@@ -2,7 +2,9 @@
  * The DNS server with UDP on the native batched socket against the same server on node:dgram
  * (the reference): every answer must be the same bytes. Real clients (dig, Node's resolver), raw
  * queries of every kind the server distinguishes, malformed packets, forwarding and ExternalName
- * chasing through a fake upstream, IPv6, and a bounded burst from several client sockets.
+ * chasing through a fake upstream, IPv6, and a bounded burst from several client sockets. The
+ * native socket's answer cache: every case sent twice (the miss JavaScript answers, then the
+ * hit the socket answers alone) and answers changing at once when the cluster changes.
  * Loopback only.
  */
 import { execFile } from 'node:child_process';
@@ -73,6 +75,7 @@ class FakeUpstream {
 }
 
 interface Pair {
+  readonly resolver: DnsResolver;
   readonly js: DnsServer;
   readonly native: DnsServer;
   readonly jsPort: number;
@@ -88,7 +91,7 @@ async function pair(host: string, upstreams: string[] = []): Promise<Pair> {
   const native = new DnsServer(resolver, { listen, upstreams, forwardTimeoutMs: 500 });
   servers.push(js, native);
   const [{ port: jsPort }, { port: nativePort }] = await Promise.all([js.start(), native.start()]);
-  return { js, native, jsPort, nativePort };
+  return { resolver, js, native, jsPort, nativePort };
 }
 
 /** Sends `msg` from a fresh socket; the first datagram back, or undefined after `timeoutMs`. */
@@ -409,6 +412,145 @@ describe.skipIf(!available)('DNS over the native UDP path answers as the node:dg
       }),
     );
     expect(results).toEqual(Array.from({ length: CLIENTS }, () => ({ answered: PER_CLIENT, mismatched: 0 })));
+  });
+
+  describe('answer cache in the native socket', () => {
+    const hits = (p: Pair) => p.native.nativeUdpStats()?.cacheHits ?? 0;
+
+    /** Ordinary queries the native cache may answer: case, IDs, RD/CD, EDNS sizes, DO. */
+    function cacheCases(): Buffer[] {
+      const names: [string, dnsPacket.RecordType][] = [
+        ['redis-master.default.svc.cluster.local', 'A'],
+        ['Redis-Master.DEFAULT.svc.Cluster.Local', 'A'],
+        ['redis-master.default.svc.cluster.local', 'AAAA'], // NODATA
+        ['nope.default.svc.cluster.local', 'A'], // NXDOMAIN
+        ['NoPe.Nowhere.Svc.Cluster.Local', 'TXT'],
+        ['_http._tcp.my-service.my-ns.svc.cluster.local', 'SRV'],
+        ['_HTTP._Tcp.My-Service.my-ns.svc.cluster.local', 'SRV'],
+        ['db.my-ns.svc.cluster.local', 'A'],
+        ['DB-0.db.my-ns.svc.cluster.local', 'A'],
+        ['20.0.96.10.in-addr.arpa', 'PTR'],
+        ['Cluster.Local', 'SOA'],
+        ['cluster.local', 'AXFR'],
+        ['example.org', 'A'],
+        ['WIDE.big.svc.cluster.local', 'A'],
+        ['_http._tcp.wide.big.svc.cluster.local', 'SRV'],
+      ];
+      const ednsVariants = [
+        undefined,
+        { size: 0 },
+        { size: 511 },
+        { size: 512 },
+        { size: 700, flags: 0x8000 },
+        { size: 1232 },
+        { size: 1232, flags: 0xffff },
+        { size: 65535, flags: 0x8000 },
+      ];
+      const out: Buffer[] = [];
+      let id = 1;
+      for (const [name, type] of names)
+        for (const edns of ednsVariants) out.push(query(name, type, { id: id++, ...(edns ? { edns } : {}) }));
+      // Header bits the reply copies: RD clear, CD set, both, with an odd ID.
+      const base = query('redis-master.default.svc.cluster.local', 'A', { id: 0xbeef, edns: { size: 1232 } });
+      for (const [b2, b3] of [
+        [0x00, 0x00],
+        [0x01, 0x10],
+        [0x00, 0x10],
+        [0x01, 0xff],
+      ] as const) {
+        const b = Buffer.from(base);
+        b[2] = b2;
+        b[3] = b3;
+        out.push(b);
+      }
+      // An OPT record carrying an option (a cookie): echoed without it, as the reference does.
+      const withOption = Buffer.concat([base, Buffer.from([0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8])]);
+      withOption.writeUInt16BE(12, base.length - 2);
+      out.push(withOption);
+      return out;
+    }
+
+    it('answers every case the same on the miss and on the hit, and the hits come from the socket', async () => {
+      const p = await pair('127.0.0.1');
+      const msgs = cacheCases();
+      const [js1, native1] = await both(p, '127.0.0.1', msgs);
+      expect(native1).toEqual(js1);
+      const afterMisses = hits(p);
+      const [js2, native2] = await both(p, '127.0.0.1', msgs);
+      expect(native2).toEqual(js2);
+      expect(js2).toEqual(js1);
+      expect(native2).toEqual(msgs.map((m) => p.js.respond(m, 'udp')?.toString('hex') ?? 'no reply'));
+      expect(native2.every((h) => h !== 'no reply')).toBe(true);
+      // Every second-round query was an ordinary question already answered once.
+      expect(hits(p) - afterMisses).toBe(msgs.length);
+      // Truncation happened on hits too: the wide answer without EDNS and at 511/512 bytes.
+      const tc = (h: string) => (Number.parseInt(h.slice(4, 8), 16) & 0x0200) !== 0;
+      expect(native2.filter(tc).length).toBeGreaterThan(0);
+      expect(native2.filter((h) => !tc(h)).length).toBeGreaterThan(0);
+    });
+
+    it('leaves unusual queries to JavaScript and answers them as the reference, twice', async () => {
+      const p = await pair('127.0.0.1');
+      const msgs = [...rawQueries(), ...fuzzQueries(200)];
+      const [js1, native1] = await both(p, '127.0.0.1', msgs, 300);
+      expect(native1).toEqual(js1);
+      const [js2, native2] = await both(p, '127.0.0.1', msgs, 300);
+      expect(native2).toEqual(js2);
+      expect(native2).toEqual(native1);
+      expect(hits(p)).toBeGreaterThan(0);
+    });
+
+    it('changes an answer at once when a service is added or removed', async () => {
+      const p = await pair('127.0.0.1');
+      const ask = () =>
+        both(p, '127.0.0.1', [
+          query('fresh.default.svc.cluster.local', 'A'),
+          query('Fresh.Default.svc.cluster.local', 'A', { id: 3, edns: { size: 1232 } }),
+          query('redis-master.default.svc.cluster.local', 'A'),
+        ]);
+      const change = (services: Service[]) => {
+        const base = clusterState();
+        const slices = [...base.endpointSlices.values()].flat();
+        p.resolver.update(state([...base.services.values(), ...services], slices, ['empty-ns']));
+        p.js.invalidate();
+        p.native.invalidate();
+      };
+      await ask();
+      const [, before] = await ask(); // cached (hits) now
+      expect(hits(p)).toBeGreaterThanOrEqual(3);
+      const rcode = (h: string) => Number.parseInt(h.slice(4, 8), 16) & 0xf;
+      expect(rcode(before[0]!)).toBe(3); // NXDOMAIN
+      change([svc('default', 'fresh', { clusterIP: '10.96.7.7', ports: [{ name: 'http', port: 80 }] })]);
+      const [jsAdded, added] = await ask();
+      expect(added).toEqual(jsAdded);
+      expect(rcode(added[0]!)).toBe(0);
+      expect(dnsPacket.decode(Buffer.from(added[1]!, 'hex')).answers?.[0]).toMatchObject({
+        data: '10.96.7.7',
+      });
+      await ask(); // cache the new answers
+      change([]);
+      const [jsRemoved, removed] = await ask();
+      expect(removed).toEqual(jsRemoved);
+      expect(rcode(removed[0]!)).toBe(3);
+    });
+
+    it('answers the same with the native cache off (every query through JavaScript)', async () => {
+      const resolver = new DnsResolver({ localIPs: ['127.0.0.1'] });
+      resolver.update(clusterState());
+      const off = new DnsServer(resolver, { listen: '127.0.0.1:0', nativeAnswerCache: false });
+      servers.push(off);
+      const { port } = await off.start();
+      const p = await pair('127.0.0.1');
+      const msgs = cacheCases();
+      for (let round = 0; round < 2; round++) {
+        const [js, native] = await both(p, '127.0.0.1', msgs);
+        const plain = await both({ ...p, nativePort: port }, '127.0.0.1', msgs);
+        expect(plain[1]).toEqual(js);
+        expect(native).toEqual(js);
+      }
+      expect(off.nativeUdpStats()?.cacheHits).toBe(0);
+      expect(off.nativeUdpStats()?.cacheEntries).toBe(0);
+    });
   });
 
   describe('with an upstream', () => {

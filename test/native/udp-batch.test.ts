@@ -9,7 +9,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import dnsPacket from 'dns-packet';
 import { afterEach, describe, expect, it } from 'vitest';
+import { encodeTemplate } from '../../src/backends/dns/wire';
 import { nativeUdpAvailable, openUdpBatchSocket, type UdpBatchSocket } from '../../src/native/udp';
 
 const available = nativeUdpAvailable();
@@ -120,7 +122,16 @@ describe.skipIf(!available)('UdpBatchSocket', () => {
     for (const m of got) expect(m.equals(sent[m[0]! - 1]!)).toBe(true);
     expect(batches.reduce((a, b) => a + b, 0)).toBe(40);
     expect(Math.max(...batches)).toBeLessThanOrEqual(8);
-    expect(s.stats()).toEqual({ received: 40, sent: 40, dropped: 0, truncated: 0, batches: batches.length });
+    expect(s.stats()).toEqual({
+      received: 40,
+      sent: 40,
+      dropped: 0,
+      truncated: 0,
+      batches: batches.length,
+      cacheHits: 0,
+      cacheEntries: 0,
+      cacheBytes: 0,
+    });
   });
 
   it('serves IPv6 and reports each slot’s source', async () => {
@@ -344,5 +355,128 @@ describe.skipIf(!available)('UdpBatchSocket', () => {
       expect(again.port).toBe(port);
       again.close();
     }
+  });
+});
+
+describe.skipIf(!available)('UdpBatchSocket answer cache', () => {
+  /** A template for `name` A with `count` addresses, as the DNS server encodes them. */
+  function template(name: string, count: number) {
+    const answers = Array.from({ length: count }, (_, i) => ({
+      type: 'A' as const,
+      name,
+      ttl: 5,
+      address: `10.0.${i >> 8}.${i & 0xff}`,
+    }));
+    const answer = {
+      rcode: 0,
+      authoritative: true,
+      answers,
+      authority: [],
+      additional: [],
+      scope: 'zone' as const,
+    };
+    return encodeTemplate(name, 1, 1, { ...answer, cacheable: true });
+  }
+  const put = (s: UdpBatchSocket, t: ReturnType<typeof template>) =>
+    s.cacheSet(
+      t.buf,
+      Uint32Array.from(t.recordEnds),
+      t.questionEnd,
+      t.answerCount,
+      t.authorityCount,
+      t.additionalCount,
+    );
+  const ask = (name: string, id: number, udpPayloadSize?: number) =>
+    dnsPacket.encode({
+      type: 'query',
+      id,
+      flags: dnsPacket.RECURSION_DESIRED,
+      questions: [{ type: 'A', name }],
+      ...(udpPayloadSize ? { additionals: [{ type: 'OPT', name: '.', udpPayloadSize } as never] } : {}),
+    });
+
+  it('is off unless asked for, and refuses templates it cannot key', () => {
+    const off = open({ address: '127.0.0.1', port: 0 });
+    expect(put(off, template('a.example', 1))).toBe(-1);
+    const s = open({ address: '127.0.0.1', port: 0, cacheEntries: 10 });
+    const t = template('a.example', 1);
+    expect(put(s, t)).toBeGreaterThanOrEqual(0);
+    const upper = Buffer.from(t.buf);
+    upper[13] = 0x41; // 'A': keys are lowercase
+    expect(s.cacheSet(upper, Uint32Array.from(t.recordEnds), t.questionEnd, 1, 0, 0)).toBe(-1);
+    expect(s.cacheSet(t.buf, Uint32Array.from([t.buf.length + 1]), t.questionEnd, 1, 0, 0)).toBe(-1);
+    expect(s.cacheSet(t.buf, Uint32Array.from(t.recordEnds), t.questionEnd, 2, 0, 0)).toBe(-1);
+    expect(s.cacheSet(t.buf, Uint32Array.from(t.recordEnds), t.questionEnd + 1, 1, 0, 0)).toBe(-1);
+    expect(() => s.cacheSet(t.buf, t.recordEnds as never, t.questionEnd, 1, 0, 0)).toThrow(/cacheSet/);
+    expect(s.stats()).toMatchObject({ cacheEntries: 1 });
+  });
+
+  it('answers hits without calling onBatch, any case, truncating to the UDP size; misses still go to onBatch', async () => {
+    const s = open({ address: '127.0.0.1', port: 0, slots: 8, cacheEntries: 10 });
+    const batches: number[] = [];
+    const starts: number[] = [];
+    s.start((count, outStart) => {
+      starts.push(outStart);
+      // Echo only what the cache left (length -2 marks its slots), after its replies.
+      let pos = outStart;
+      for (let i = 0; i < count; i++) {
+        const len = s.inLengths[i]!;
+        if (len < 0) continue;
+        s.inBuffer.copy(s.outBuffer, pos, i * s.slotBytes, i * s.slotBytes + len);
+        s.outOffsets[i] = pos;
+        s.outLengths[i] = len;
+        pos += len;
+      }
+      batches.push(count);
+    }, noError);
+    expect(put(s, template('hit.example', 1))).toBeGreaterThanOrEqual(0);
+    expect(put(s, template('wide.example', 60))).toBeGreaterThanOrEqual(0);
+    const c = await client();
+    const replies = collect(c, 4);
+    c.send(ask('HiT.Example', 7), s.port, '127.0.0.1');
+    c.send(ask('wide.example', 8), s.port, '127.0.0.1');
+    c.send(ask('wide.example', 9, 4096), s.port, '127.0.0.1');
+    c.send(ask('miss.example', 10), s.port, '127.0.0.1');
+    const got = await replies;
+    const byId = new Map(got.map((m) => [m.readUInt16BE(0), m]));
+    const hit = dnsPacket.decode(byId.get(7)!);
+    expect(hit.flags! & dnsPacket.RECURSION_DESIRED).toBeTruthy();
+    expect(hit.questions?.[0]?.name).toBe('HiT.Example');
+    expect(hit.answers?.map((a) => (a as { data?: unknown }).data)).toEqual(['10.0.0.0']);
+    const cut = byId.get(8)!;
+    expect(cut.length).toBeLessThanOrEqual(512);
+    expect(cut[2]! & 0x02).toBe(0x02); // TC
+    const whole = dnsPacket.decode(byId.get(9)!);
+    expect(whole.answers).toHaveLength(60);
+    expect(whole.additionals?.[0]).toMatchObject({ type: 'OPT', udpPayloadSize: 4096 });
+    expect(byId.get(10)!.equals(ask('miss.example', 10))).toBe(true); // echoed by onBatch
+    expect(batches.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(4);
+    expect(s.stats()).toMatchObject({ cacheHits: 3, cacheEntries: 2 });
+    // A batch of hits alone makes no call.
+    const calls = batches.length;
+    const again = collect(c, 1);
+    c.send(ask('hit.example', 11), s.port, '127.0.0.1');
+    expect((await again)[0]!.readUInt16BE(0)).toBe(11);
+    expect(batches.length).toBe(calls);
+    // Emptied: the same question goes to onBatch again.
+    s.cacheClear();
+    expect(s.stats()).toMatchObject({ cacheEntries: 0, cacheBytes: 0 });
+    const echoed = collect(c, 1);
+    c.send(ask('hit.example', 12), s.port, '127.0.0.1');
+    expect((await echoed)[0]!.equals(ask('hit.example', 12))).toBe(true);
+    expect(batches.length).toBe(calls + 1);
+  });
+
+  it('stays within its entry bound: a full cache empties itself and says so by its generation', () => {
+    const s = open({ address: '127.0.0.1', port: 0, cacheEntries: 2 });
+    const g0 = put(s, template('a.example', 1));
+    expect(put(s, template('b.example', 1))).toBe(g0);
+    expect(put(s, template('b.example', 2))).toBe(g0); // replaces, no growth
+    expect(s.stats()).toMatchObject({ cacheEntries: 2 });
+    const g1 = put(s, template('c.example', 1));
+    expect(g1).not.toBe(g0);
+    expect(s.stats()).toMatchObject({ cacheEntries: 1 });
+    const tiny = open({ address: '127.0.0.1', port: 0, cacheEntries: 10, cacheBytes: 100 });
+    expect(put(tiny, template('wide.example', 60))).toBe(-1);
   });
 });

@@ -6,7 +6,9 @@
  *
  * UDP runs on the native add-on's batched socket when it is available (`recvmmsg` into fixed
  * slots, one JavaScript call per batch, one `sendmmsg` for the replies), else on `node:dgram`;
- * both feed the same `produce`, so the answers are the same bytes either way.
+ * both feed the same `produce`, so the answers are the same bytes either way. The native socket
+ * also gets a copy of every cacheable template and answers repeated ordinary questions itself,
+ * patching exactly as `patch` below does; a batch it answers whole costs no JavaScript at all.
  */
 import dgram from 'node:dgram';
 import dns from 'node:dns';
@@ -69,6 +71,12 @@ export interface DnsServerOptions {
    * `node:net`.
    */
   readonly native?: boolean;
+  /**
+   * Whether the native UDP socket may answer repeated questions from its own copy of the
+   * response cache, without calling JavaScript (default `true`; only with `native`). The bytes
+   * are the same either way; `false` runs every query through JavaScript.
+   */
+  readonly nativeAnswerCache?: boolean;
 }
 
 /** The bound address once {@link DnsServer.start} resolves. */
@@ -88,7 +96,15 @@ interface CacheEntry {
   /** The lowercase question name (kept only with `chase`). */
   readonly qname: string;
   next: CacheEntry | undefined;
+  /**
+   * The native answer cache's generation this entry was copied into it at; NOT_IN_NATIVE before
+   * that, NEVER_NATIVE when it must not go there (not cacheable, chased, or refused).
+   */
+  nativeGeneration: number;
 }
+
+const NOT_IN_NATIVE = -1;
+const NEVER_NATIVE = -2;
 
 /** An answer waiting for its out-of-zone CNAME target to be resolved upstream. */
 interface ChaseJob {
@@ -121,6 +137,12 @@ const MAX_MESSAGE_BYTES = 65535;
  * many queries under load while a batch's replies stay a few kilobytes.
  */
 const NATIVE_BATCH_SLOTS = 64;
+
+/**
+ * Bytes the native answer cache may hold: 200,000 typical templates (a few hundred bytes each
+ * with bookkeeping) fit; past it the native cache empties itself and refills from misses.
+ */
+const NATIVE_CACHE_BYTES = 64 << 20;
 
 /** Kernel socket buffers: room for bursts of thousands of queries before the kernel drops any. */
 const UDP_SOCKET_BUFFER_BYTES = 4 << 20;
@@ -160,6 +182,11 @@ export class DnsServer {
   /** The native batched socket, when UDP runs on it (then `udp` is unset). */
   private batch: UdpBatchSocket | undefined;
   private readonly allowNative: boolean;
+  private readonly allowNativeCache: boolean;
+  /** The native socket when its answer cache is on: cacheable templates are copied into it. */
+  private nativeCache: UdpBatchSocket | undefined;
+  /** The native cache's latest known generation (see {@link UdpBatchSocket.cacheSet}). */
+  private nativeGeneration = 0;
   private tcp: net.Server | undefined;
   private readonly tcpSockets = new Set<net.Socket>();
   /**
@@ -193,6 +220,7 @@ export class DnsServer {
       : undefined;
     this.onError = options.onError ?? (() => {});
     this.allowNative = options.native !== false;
+    this.allowNativeCache = options.nativeAnswerCache !== false;
   }
 
   /** Binds UDP then TCP on the same port. Resolves with the bound address. */
@@ -216,6 +244,8 @@ export class DnsServer {
           slots: NATIVE_BATCH_SLOTS,
           recvBufferBytes: UDP_SOCKET_BUFFER_BYTES,
           sendBufferBytes: UDP_SOCKET_BUFFER_BYTES,
+          cacheEntries: this.allowNativeCache ? MAX_CACHED_RESPONSES : 0,
+          cacheBytes: NATIVE_CACHE_BYTES,
         })
       : undefined;
     if (batch) {
@@ -229,10 +259,11 @@ export class DnsServer {
         batch.inBuffer.subarray(i * batch.slotBytes, (i + 1) * batch.slotBytes),
       );
       batch.start(
-        (count) => this.onBatch(batch, slots, count),
+        (count, outStart) => this.onBatch(batch, slots, count, outStart),
         (err) => this.onError(err),
       );
       this.batch = batch;
+      if (this.allowNativeCache) this.nativeCache = batch;
       this.bound = { host: this.listenAt.host, port: batch.port };
       return this.bound;
     }
@@ -301,6 +332,7 @@ export class DnsServer {
   invalidate(): void {
     this.buckets = emptyBuckets(INITIAL_CACHE_BUCKETS);
     this.cacheSize = 0;
+    this.nativeCache?.cacheClear();
   }
 
   /** Stops listening and closes open TCP connections. Idempotent. */
@@ -310,6 +342,7 @@ export class DnsServer {
     const tcp = this.tcp;
     this.batch?.close();
     this.batch = undefined;
+    this.nativeCache = undefined;
     this.udp = undefined;
     this.tcp = undefined;
     for (const s of this.tcpSockets) s.destroy();
@@ -361,10 +394,11 @@ export class DnsServer {
 
   /**
    * One native batch: slot `i`'s query is the first `inLengths[i]` bytes of `slots[i]`; its
-   * reply goes into the shared out Buffer, one after another, for the socket to send with the
-   * rest. The cached path allocates nothing per query.
+   * reply goes into the shared out Buffer from `outStart` on (the native cache's replies come
+   * before), one after another, for the socket to send with the rest. Slots the native cache
+   * answered have length -2. The cached path allocates nothing per query.
    */
-  private onBatch(batch: UdpBatchSocket, slots: readonly Buffer[], count: number): void {
+  private onBatch(batch: UdpBatchSocket, slots: readonly Buffer[], count: number, outStart: number): void {
     const lengths = batch.inLengths;
     const offsets = batch.outOffsets;
     const outLengths = batch.outLengths;
@@ -372,10 +406,10 @@ export class DnsServer {
     // A UDP reply is at most MAX_MESSAGE_BYTES (the client's EDNS size caps it), and the out
     // Buffer holds that much per slot: the guard below never fires, it only keeps it so.
     const lastStart = out.length - MAX_MESSAGE_BYTES;
-    let pos = 0;
+    let pos = outStart;
     for (let i = 0; i < count; i++) {
       const len = lengths[i]!;
-      // -1: bigger than a slot (never with 64 KiB slots); unreadable, so unanswerable.
+      // -1: bigger than a slot (never with 64 KiB slots), unreadable; -2: answered natively.
       if (len < 0 || pos > lastStart) continue;
       const msg = slots[i]!;
       let n: number;
@@ -502,9 +536,28 @@ export class DnsServer {
       if (!answer) return FORWARD;
       const tpl = encodeTemplate(name, q.qtype, CLASS_IN, answer);
       const chase = answer.chase && this.forwarder ? answer : undefined;
-      entry = { hash: q.hash, tpl, nameEnd: q.nameEnd, chase, qname: chase ? name : '', next: undefined };
+      entry = {
+        hash: q.hash,
+        tpl,
+        nameEnd: q.nameEnd,
+        chase,
+        qname: chase ? name : '',
+        next: undefined,
+        // The native cache keys on the template's question, so only a template whose question
+        // is this query's (lowercased) can go there; chased answers need JavaScript.
+        nativeGeneration:
+          answer.cacheable && !chase && tpl.questionEnd === q.nameEnd + 4 && sameName(msg, tpl.buf, q.nameEnd)
+            ? NOT_IN_NATIVE
+            : NEVER_NATIVE,
+      };
       if (answer.cacheable) this.remember(entry);
     }
+    if (
+      this.nativeCache &&
+      entry.nativeGeneration !== this.nativeGeneration &&
+      entry.nativeGeneration !== NEVER_NATIVE
+    )
+      this.copyToNative(this.nativeCache, entry);
     const udpLimit =
       limit >= 0 ? limit : q.edns ? Math.max(CLASSIC_UDP_MAX_BYTES, q.ednsSize) : CLASSIC_UDP_MAX_BYTES;
     if (entry.chase) {
@@ -569,6 +622,28 @@ export class DnsServer {
       },
       udp ? 'udp' : 'tcp',
     );
+  }
+
+  /**
+   * Copies an entry into the native answer cache: on its first use, and again after the native
+   * cache emptied itself (full) since it went in.
+   */
+  private copyToNative(cache: UdpBatchSocket, entry: CacheEntry): void {
+    const t = entry.tpl;
+    const generation = cache.cacheSet(
+      t.buf,
+      Uint32Array.from(t.recordEnds),
+      t.questionEnd,
+      t.answerCount,
+      t.authorityCount,
+      t.additionalCount,
+    );
+    if (generation < 0) {
+      entry.nativeGeneration = NEVER_NATIVE;
+      return;
+    }
+    entry.nativeGeneration = generation;
+    this.nativeGeneration = generation;
   }
 
   private remember(entry: CacheEntry): void {
