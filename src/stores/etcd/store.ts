@@ -31,6 +31,9 @@ export const DEFAULT_DIAL_TIMEOUT_MS = 20_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** Upper bound of one RPC attempt; a hung connection is abandoned and retried after this. */
 export const DEFAULT_ATTEMPT_TIMEOUT_MS = 5_000;
+/** How long past an attempt's deadline its keep-alive timer lasts, so the deadline fires first. */
+const ATTEMPT_KEEPALIVE_SLACK_MS = 1_000;
+
 /** gRPC keepalive ping interval and timeout on the etcd connection (the API server's: 30 s / 10 s). */
 export const KEEPALIVE_TIME_MS = 30_000;
 export const KEEPALIVE_TIMEOUT_MS = 10_000;
@@ -384,10 +387,14 @@ export class EtcdStore implements Store {
     for (let attempt = 0; ; attempt++) {
       this.assertOpen();
       const remaining = budget - (this.clock.now() - start);
+      const attemptMs = Math.max(1, Math.min(this.attemptTimeoutMs, remaining));
+      // gRPC keeps its deadline and reconnect timers unreferenced, so while etcd is down an
+      // attempt in flight holds nothing that keeps Node running: a short-lived program (the CLI,
+      // a script) would exit silently, with status 0, in the middle of a write. This referenced
+      // timer covers the attempt until its deadline has fired.
+      const keepAlive = setTimeout(() => {}, attemptMs + ATTEMPT_KEEPALIVE_SLACK_MS);
       try {
-        const result = await fn({
-          deadline: Date.now() + Math.max(1, Math.min(this.attemptTimeoutMs, remaining)),
-        });
+        const result = await fn({ deadline: Date.now() + attemptMs });
         this.reportState('ready');
         return result;
       } catch (e) {
@@ -398,6 +405,8 @@ export class EtcdStore implements Store {
         if (this.clock.now() - start + delay >= budget)
           throw new EtcdUnavailableError(this.endpoints, e, operation);
         await sleep(this.clock, delay);
+      } finally {
+        clearTimeout(keepAlive);
       }
     }
   }
