@@ -1,12 +1,17 @@
 import dgram from 'node:dgram';
 
 /**
- * Sends one DNS message over UDP to 127.0.0.1:`port` and resolves to the first datagram that
+ * Sends one DNS message over UDP to `host`:`port` and resolves to the first datagram that
  * comes back, or undefined after `timeoutMs` (a server that drops the message).
  */
-export function udpExchange(port: number, msg: Buffer, timeoutMs = 1000): Promise<Buffer | undefined> {
+export function udpExchange(
+  port: number,
+  msg: Buffer,
+  timeoutMs = 1000,
+  host = '127.0.0.1',
+): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
+    const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
     const timer = setTimeout(() => {
       s.close();
       resolve(undefined);
@@ -16,7 +21,7 @@ export function udpExchange(port: number, msg: Buffer, timeoutMs = 1000): Promis
       s.close();
       resolve(m);
     });
-    s.send(msg, port, '127.0.0.1');
+    s.send(msg, port, host);
   });
 }
 

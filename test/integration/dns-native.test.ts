@@ -18,6 +18,7 @@ import { DnsResolver, DnsServer } from '../../src/backends/dns';
 import type { EndpointSlice, Service } from '../../src/core/types';
 import { nativeUdpAvailable } from '../../src/native/udp';
 import { seedState, state, svc } from '../backends/dns/fixtures';
+import { udpExchange } from '../helpers/dns';
 
 const run = promisify(execFile);
 const DIG = '/usr/bin/dig';
@@ -96,19 +97,7 @@ async function pair(host: string, upstreams: string[] = []): Promise<Pair> {
 
 /** Sends `msg` from a fresh socket; the first datagram back, or undefined after `timeoutMs`. */
 function exchange(host: string, port: number, msg: Buffer, timeoutMs = 400): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    const timer = setTimeout(() => {
-      s.close();
-      resolve(undefined);
-    }, timeoutMs);
-    s.on('message', (m) => {
-      clearTimeout(timer);
-      s.close();
-      resolve(m);
-    });
-    s.send(msg, port, host);
-  });
+  return udpExchange(port, msg, timeoutMs, host);
 }
 
 /** Asks both servers of `p` each message; returns [reference, native] replies as hex. */
