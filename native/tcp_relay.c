@@ -130,6 +130,7 @@ struct engine {
   int open_handles;
   napi_async_cleanup_hook_handle cleanup_handle; /* NULL once removed */
   bool closed;     /* closeEngine or env teardown: no more JS calls, no more work */
+  bool closing;    /* engine_close is running (it may call JavaScript, which may call it again) */
   bool env_gone;
   bool freed_js;   /* the JS object was collected */
   bool in_batch;
@@ -268,6 +269,16 @@ static void slot_unref(engine_t *e, uint32_t id) {
   if (s != NULL && s->refs > 0) s->refs--;
 }
 
+/*
+ * Takes a socket out of epoll, then closes it. close() alone drops the registration only when no
+ * other copy of the descriptor exists; a child forked by another thread holds copies until it
+ * execs, and an event for the closed socket would then name memory already freed.
+ */
+static void unwatch_and_close(engine_t *e, int fd) {
+  if (e->epfd >= 0) epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
+  close(fd);
+}
+
 /* Closes both sockets; `reset` sends RST to the client (refused), `error` counts an error. */
 static void conn_close(conn_t *c, bool reset, bool error) {
   engine_t *e = c->e;
@@ -279,8 +290,8 @@ static void conn_close(conn_t *c, bool reset, bool error) {
     struct linger lg = {1, 0};
     setsockopt(c->cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
   }
-  close(c->cfd);
-  if (c->ufd >= 0) close(c->ufd);
+  unwatch_and_close(e, c->cfd);
+  if (c->ufd >= 0) unwatch_and_close(e, c->ufd);
   c->cfd = c->ufd = -1;
   slot_t *ls = slot_at(e, c->lslot);
   if (ls != NULL) {
@@ -318,7 +329,8 @@ static void start_connect(conn_t *c, uint32_t eslot);
 static void apply_answer(conn_t *c, double answer) {
   engine_t *e = c->e;
   if (c->state == ST_CLOSED) return;
-  if (e->closed || !(answer >= 0)) {
+  /* Anything but an encoded handle (NaN, negative, too large for one) refuses. */
+  if (e->closed || !(answer >= 0 && answer < 8589934592.0)) {
     conn_close(c, true, false);
     return;
   }
@@ -336,7 +348,7 @@ static void apply_answer(conn_t *c, double answer) {
 static void connect_failed(conn_t *c, int err) {
   engine_t *e = c->e;
   uint32_t failed = c->eslot;
-  close(c->ufd);
+  unwatch_and_close(e, c->ufd);
   c->ufd = -1;
   slot_unref(e, failed);
   c->eslot = UINT32_MAX;
@@ -797,7 +809,7 @@ static void on_handle_closed(uv_handle_t *h) {
 static void listener_close(engine_t *e, listener_t *l) {
   if (l->closed) return;
   l->closed = true;
-  close(l->fd);
+  unwatch_and_close(e, l->fd);
   slot_t *s = slot_at(e, l->slot);
   if (s != NULL) {
     s->released = true;
@@ -826,7 +838,9 @@ static void destroy_all(engine_t *e) {
 
 /* Closes everything; no JavaScript is called from here on. */
 static void engine_close(engine_t *e, bool env_teardown) {
-  if (e->closed) return;
+  if (e->closed || e->closing) return;
+  /* JavaScript run below (close events) may call closeEngine again: that call must do nothing. */
+  e->closing = true;
   while (e->listeners != NULL) listener_close(e, e->listeners);
   /* Tracked connections hear of their close while JavaScript is still there. */
   if (!env_teardown) destroy_all(e);
@@ -845,14 +859,15 @@ static void engine_close(engine_t *e, bool env_teardown) {
   }
   e->again = NULL;
   if (!e->in_batch) run_batch_end(e);
-  close(e->epfd);
-  e->epfd = -1;
   if (e->reserve_fd >= 0) close(e->reserve_fd);
   e->reserve_fd = -1;
   uv_close((uv_handle_t *)&e->poll, on_handle_closed);
   uv_close((uv_handle_t *)&e->deadline_timer, on_handle_closed);
   uv_close((uv_handle_t *)&e->idle_timer, on_handle_closed);
   uv_close((uv_handle_t *)&e->again_idle, on_handle_closed);
+  /* Only once libuv stopped watching it: its poll handle must not outlive the descriptor. */
+  close(e->epfd);
+  e->epfd = -1;
   if (!e->env_gone) {
     napi_delete_reference(e->env, e->callback);
     napi_delete_reference(e->env, e->resource);
@@ -923,6 +938,9 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   uint32_t ntimeouts = 0, idle_ms = 0;
   if (napi_get_array_length(env, argv[1], &ntimeouts) != napi_ok)
     return svcroute_throw(env, "tcp relay: timeouts must be an array");
+  /* JavaScript gives up after as many attempts as it gave timeouts: the lists must agree. */
+  if (ntimeouts == 0 || ntimeouts > MAX_TIMEOUTS)
+    return svcroute_throw(env, "tcp relay: timeouts must list 1 to 64 attempts");
   if (!get_u32(env, argv[2], &idle_ms)) return NULL;
   engine_t *e = calloc(1, sizeof(engine_t));
   if (e == NULL) return svcroute_throw(env, "tcp relay: out of memory");

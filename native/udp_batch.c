@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
+#include <sys/random.h>
 #include "addon.h"
 
 /* Datagrams per batch unless told otherwise: 64, enough to spread the JavaScript call and the
@@ -101,6 +102,8 @@ typedef struct answer_cache {
   uint32_t entries;
   size_t bytes;
   uint32_t generation; /* bumped each time the cache is emptied */
+  /* Random per socket: a client cannot pick names that all land in one bucket chain. */
+  uint32_t hash_seed;
 } answer_cache_t;
 
 typedef struct udp_socket {
@@ -478,6 +481,14 @@ static void transmit_batch(udp_socket_t *s, int n) {
 
 /* ---------- the answer cache ---------- */
 
+/* A seed from the kernel's random pool; if that fails, something that still differs per socket. */
+static uint32_t random_seed(void) {
+  uint32_t seed = 0;
+  if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+    seed = (uint32_t)(uintptr_t)&seed ^ (uint32_t)uv_hrtime();
+  return seed;
+}
+
 /* FNV-1a step; the cache's hash covers the lowercased name bytes (length octets included) and
  * the two QTYPE bytes. */
 static inline uint32_t fnv_step(uint32_t h, uint8_t b) { return (h ^ b) * 0x01000193u; }
@@ -498,14 +509,14 @@ typedef struct fast_query {
  * class IN and EDNS version 0): QR=0, opcode QUERY, QDCOUNT 1, ANCOUNT and NSCOUNT 0, ARCOUNT 0
  * or 1 OPT record (root owner, type 41, its RDATA ending the datagram), an uncompressed name of
  * at most 255 bytes, nothing after the question otherwise. Anything else goes to JavaScript. */
-static bool parse_fast_query(const uint8_t *m, int32_t len, fast_query_t *q) {
+static bool parse_fast_query(const uint8_t *m, int32_t len, uint32_t seed, fast_query_t *q) {
   if (len < DNS_MIN_QUERY_BYTES) return false;
   if ((m[2] & 0xf8) != 0) return false;
   if (m[4] != 0 || m[5] != 1 || m[6] != 0 || m[7] != 0 || m[8] != 0 || m[9] != 0 || m[10] != 0) return false;
   uint8_t arcount = m[11];
   if (arcount > 1) return false;
   int32_t off = DNS_HEADER_BYTES;
-  uint32_t h = FNV_OFFSET;
+  uint32_t h = FNV_OFFSET ^ seed;
   for (;;) {
     if (off >= len) return false;
     uint8_t l = m[off++];
@@ -614,7 +625,7 @@ static int answer_from_cache(udp_socket_t *s, int n, size_t *used) {
     const uint8_t *m = s->in + (size_t)i * s->slot_bytes;
     fast_query_t q;
     cache_entry_t *e = NULL;
-    if (parse_fast_query(m, len, &q)) e = cache_find(&s->cache, m, &q);
+    if (parse_fast_query(m, len, s->cache.hash_seed, &q)) e = cache_find(&s->cache, m, &q);
     if (e == NULL || pos + e->tpl_len + DNS_OPT_RECORD_BYTES > s->out_bytes) {
       left++;
       continue;
@@ -638,7 +649,7 @@ static bool cache_put(answer_cache_t *c, const uint8_t *tpl, size_t tpl_len, con
   if (c->max_entries == 0 || tpl_len > MAX_DATAGRAM_BYTES || question_end < DNS_MIN_QUERY_BYTES ||
       question_end > tpl_len || an + ns + ar != count || tpl[4] != 0 || tpl[5] != 1)
     return false;
-  uint32_t h = FNV_OFFSET;
+  uint32_t h = FNV_OFFSET ^ c->hash_seed;
   uint32_t off = DNS_HEADER_BYTES;
   for (;;) {
     if (off >= question_end) return false;
@@ -723,8 +734,13 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
         napi_value args[2];
         napi_create_int32(env, n, &args[0]);
         napi_create_double(env, (double)used, &args[1]);
-        if (!call_js(s, s->on_batch, 2, args)) break;
+        bool ok = call_js(s, s->on_batch, 2, args);
         if (s->fd < 0) break; /* closed from the callback: the replies go nowhere */
+        if (!ok) {
+          /* The exception is on its way to the process; the replies already made still go out. */
+          transmit_batch(s, n);
+          break;
+        }
       }
       transmit_batch(s, n);
       /* A short batch drained the socket: skip the recvmmsg that would only say EAGAIN. */
@@ -863,6 +879,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
   s->out_bytes = out_bytes;
   s->referenced = true;
   s->cache.max_entries = cache_entries;
+  s->cache.hash_seed = random_seed();
   s->cache.max_bytes = cache_bytes;
 
   napi_value in_buf, out_buf, meta, in_len, out_off, out_len;

@@ -144,6 +144,28 @@ d('native tcp relay engine', () => {
     expect(r.collect(engine).length).toBe(0);
   });
 
+  it('survives closeEngine called again from a close event that closeEngine itself raised', async () => {
+    const backend = await echo();
+    let handle = -1;
+    let closesSeen = 0;
+    const { r, engine, events } = engineWith((e) => {
+      if (e.kind === TcpRelayEventKind.Closed) {
+        closesSeen++;
+        r.closeEngine(engine); // re-entrant: must be a no-op, not a second shutdown
+      }
+      return relayAnswer(handle, true);
+    });
+    handle = r.endpoint(engine, '127.0.0.1', backend.port);
+    const [, port] = relayListen(r, engine);
+    const client = connect(port, '127.0.0.1');
+    client.on('error', () => {});
+    const closed = new Promise<void>((resolve) => client.on('close', () => resolve()));
+    await until(() => events.some((e) => e.kind === TcpRelayEventKind.Connected));
+    r.closeEngine(engine);
+    await closed;
+    expect(closesSeen).toBe(1);
+  });
+
   it('carries data after the endpoint FIN (half-close the other way)', async () => {
     // A backend that greets, closes its side at once, then reads until the client's FIN.
     const received: Buffer[] = [];

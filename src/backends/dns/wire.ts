@@ -3,9 +3,17 @@
  * name compression against the question) and reading the question of a query straight from
  * the packet bytes without a full decode.
  */
+import { randomInt } from 'node:crypto';
 import { CLASS_IN, CLASSIC_UDP_MAX_BYTES, MAX_LABEL_BYTES, MAX_NAME_BYTES, RRType } from './constants';
 import { canonicalIP } from './names';
 import type { DnsAnswer, DnsRecord } from './records';
+
+/**
+ * FNV-1a's offset basis mixed with a random value per process: the response cache's buckets are
+ * chosen by this hash of names clients pick, and a fixed hash would let a client pick names that
+ * all share one bucket.
+ */
+const FNV_OFFSET_SEEDED = (0x811c9dc5 ^ randomInt(0x1_0000_0000 - 1)) >>> 0;
 
 /** Header flag bits (second 16-bit word). */
 export const FLAG_QR = 0x8000;
@@ -75,7 +83,7 @@ export function parseQuery(msg: Uint8Array, out: ParsedQuery, len = msg.length):
   const arcount = msg[11]!;
   if (arcount > 1) return false;
   let off = 12;
-  let hash = 0x811c9dc5;
+  let hash = FNV_OFFSET_SEEDED;
   for (;;) {
     if (off >= len) return false;
     const l = msg[off]!;

@@ -232,8 +232,9 @@ export class NativeRelay {
     if (this.closed) return;
     clearInterval(this.collector);
     this.collect();
-    this.relay.closeEngine(this.engine);
+    // Closed first: a `done()` or event handler run by the engine's close may call close() again.
     this.closed = true;
+    this.relay.closeEngine(this.engine);
     for (const t of this.tracked.values()) t.done?.(OK);
     this.tracked.clear();
   }
@@ -294,6 +295,20 @@ export class NativeRelay {
   }
 
   private onConnectFailed(
+    id: number,
+    listener: number,
+    endpoint: number,
+    attempt: number,
+    errno: number,
+  ): number {
+    const answer = this.retryAfterFailure(id, listener, endpoint, attempt, errno);
+    // A refused connection may never report Closed (only connections answered as tracked do):
+    // forget it here, or every such connection would stay in the map.
+    if (answer === RELAY_REFUSE) this.tracked.delete(id);
+    return answer;
+  }
+
+  private retryAfterFailure(
     id: number,
     listener: number,
     endpoint: number,
