@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { PickContext, PickOutcome } from '../../balancers/balancer';
+import type { PickContext, PickOutcome, PickResult } from '../../balancers/balancer';
 import type { Endpoint } from '../../core/snapshot';
 import {
   COLLECT_STRIDE,
@@ -280,15 +280,8 @@ export class NativeRelay {
     const route = l.target.route;
     const ctx: PickContext | undefined = ip !== undefined ? { clientIP: ip } : undefined;
     const pick = route.pick(l.target.spec.side, ctx);
-    if (pick.kind !== 'endpoint') {
-      this.fail(route, `${route.key} has no endpoints (${pick.reason})`);
-      return RELAY_REFUSE;
-    }
-    const h = this.handleFor(route, pick.endpoint);
-    if (h === undefined) {
-      pick.done?.(FAILED);
-      return RELAY_REFUSE;
-    }
+    const h = this.handleOfPick(route, pick);
+    if (h === undefined || pick.kind !== 'endpoint') return RELAY_REFUSE;
     if (pick.done === undefined) return relayAnswer(h.id, false);
     this.tracked.set(id, { done: pick.done, failed: undefined });
     return relayAnswer(h.id, true);
@@ -347,15 +340,8 @@ export class NativeRelay {
     t.failed.add(ep.key);
     // As kube-proxy does after a failed attempt, later attempts ignore session affinity.
     const pick = route.pickAvoiding(l.target.spec.side, t.failed);
-    if (pick.kind !== 'endpoint') {
-      this.fail(route, `${route.key} has no endpoints (${pick.reason})`);
-      return RELAY_REFUSE;
-    }
-    const next = this.handleFor(route, pick.endpoint);
-    if (next === undefined) {
-      pick.done?.(FAILED);
-      return RELAY_REFUSE;
-    }
+    const next = this.handleOfPick(route, pick);
+    if (next === undefined || pick.kind !== 'endpoint') return RELAY_REFUSE;
     t.done = pick.done;
     return relayAnswer(next.id, true);
   }
@@ -369,6 +355,20 @@ export class NativeRelay {
    * The engine's handle for `endpoint` of `route`, registered on first use; undefined (and the
    * connection failed) when the engine cannot take the address.
    */
+  /**
+   * The engine handle of a pick's endpoint; undefined when the balancer had none (reported as a
+   * failed connection) or the endpoint cannot be registered (the pick's outcome is a failure).
+   */
+  private handleOfPick(route: PortRoute, pick: PickResult): EndpointHandle | undefined {
+    if (pick.kind !== 'endpoint') {
+      this.fail(route, `${route.key} has no endpoints (${pick.reason})`);
+      return undefined;
+    }
+    const h = this.handleFor(route, pick.endpoint);
+    if (h === undefined) pick.done?.(FAILED);
+    return h;
+  }
+
   private handleFor(route: PortRoute, endpoint: Endpoint): EndpointHandle | undefined {
     const mapKey = `${route.key}\0${endpoint.key}`;
     const known = this.byKey.get(mapKey);
