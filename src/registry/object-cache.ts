@@ -13,6 +13,9 @@ import { KINDS, objKey, ownerId } from './object-identity';
 import { deepFreeze } from './object-utils';
 import { type Store, StoreCompactedError, type StoreEvent, type StoreWatch } from './store';
 
+/** Period of the timer that keeps Node running while a write waits (it does nothing). */
+const KEEPALIVE_INTERVAL_MS = 60_000;
+
 /** First wait before listing again after a lost watch; doubles per failure up to the cap. */
 const RELIST_BACKOFF_INITIAL_MS = 100;
 const RELIST_BACKOFF_MAX_MS = 10_000;
@@ -64,6 +67,13 @@ export class ObjectCache {
   private readonly keysByOwner = new Map<string, Set<string>>();
   private revisionSeen = 0;
   private waiters: { revision: number; resolve: () => void }[] = [];
+  /**
+   * Referenced while a write waits for its revision to come back through the watch. A store's
+   * watch may hold nothing that keeps Node running (gRPC's streams and reconnect timers are
+   * unreferenced), so without it a short-lived program whose write is waiting, while the store
+   * reconnects, would end with status 0 before the write returned.
+   */
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
   private watch: StoreWatch | undefined;
   private relistFailures = 0;
   private closed = false;
@@ -101,6 +111,7 @@ export class ObjectCache {
     this.watch?.cancel();
     for (const w of this.waiters) w.resolve();
     this.waiters = [];
+    this.releaseKeepAlive();
   }
 
   /** Cached objects of one kind by cache key (`ns/name` or `name`). */
@@ -126,7 +137,14 @@ export class ObjectCache {
   /** Resolves once the cache has applied `revision` (or at once when closed). */
   waitForRevision(revision: number): Promise<void> {
     if (revision <= this.revisionSeen || this.closed) return Promise.resolve();
+    this.keepAlive ??= setInterval(() => {}, KEEPALIVE_INTERVAL_MS);
     return new Promise((resolve) => this.waiters.push({ revision, resolve }));
+  }
+
+  private releaseKeepAlive(): void {
+    if (this.waiters.length > 0 || this.keepAlive === undefined) return;
+    clearInterval(this.keepAlive);
+    this.keepAlive = undefined;
   }
 
   private startWatch(fromRevision: number): void {
@@ -204,6 +222,7 @@ export class ObjectCache {
         if (w.revision <= this.revisionSeen) w.resolve();
         else still.push(w);
       this.waiters = still;
+      this.releaseKeepAlive();
     }
     this.listener.batchApplied();
   }
