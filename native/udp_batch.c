@@ -1051,29 +1051,28 @@ static napi_value send_one(napi_env env, napi_callback_info info) {
   return throw_errno(env, err, "send", address, (int)port);
 }
 
-/* stats(): {received, sent, dropped, truncated, batches} since the socket opened. */
+/* obj[name] = value, for counters (numbers up to 2^53 are exact in JavaScript). */
+static void set_number(napi_env env, napi_value obj, const char *name, double value) {
+  napi_value v;
+  napi_create_double(env, value, &v);
+  napi_set_named_property(env, obj, name, v);
+}
+
+/* stats(): the socket's counters since it opened, and the answer cache's size. */
 static napi_value stats(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   udp_socket_t *s = unwrap_this(env, info, &argc, NULL);
   if (s == NULL) return NULL;
-  napi_value obj, value;
+  napi_value obj;
   napi_create_object(env, &obj);
-  napi_create_double(env, s->received, &value);
-  napi_set_named_property(env, obj, "received", value);
-  napi_create_double(env, s->sent, &value);
-  napi_set_named_property(env, obj, "sent", value);
-  napi_create_double(env, s->dropped, &value);
-  napi_set_named_property(env, obj, "dropped", value);
-  napi_create_double(env, s->truncated, &value);
-  napi_set_named_property(env, obj, "truncated", value);
-  napi_create_double(env, s->batches, &value);
-  napi_set_named_property(env, obj, "batches", value);
-  napi_create_double(env, s->cache_hits, &value);
-  napi_set_named_property(env, obj, "cacheHits", value);
-  napi_create_uint32(env, s->cache.entries, &value);
-  napi_set_named_property(env, obj, "cacheEntries", value);
-  napi_create_double(env, (double)s->cache.bytes, &value);
-  napi_set_named_property(env, obj, "cacheBytes", value);
+  set_number(env, obj, "received", s->received);
+  set_number(env, obj, "sent", s->sent);
+  set_number(env, obj, "dropped", s->dropped);
+  set_number(env, obj, "truncated", s->truncated);
+  set_number(env, obj, "batches", s->batches);
+  set_number(env, obj, "cacheHits", s->cache_hits);
+  set_number(env, obj, "cacheEntries", s->cache.entries);
+  set_number(env, obj, "cacheBytes", (double)s->cache.bytes);
   return obj;
 }
 
