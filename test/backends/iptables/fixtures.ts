@@ -89,3 +89,22 @@ export function fakeIptables() {
   };
   return { kernel, restores, runner };
 }
+
+/**
+ * kube-proxy's TestLoadBalancer state: one LoadBalancer service with two ingress IPs, source
+ * ranges (one with the surrounding whitespace upstream ignores) and one endpoint.
+ */
+export function testLoadBalancerSnapshot(): RoutingSnapshot {
+  return snapshot([
+    entry(
+      port('ns1', 'svc1', {
+        type: 'LoadBalancer',
+        clusterIPs: ['172.30.0.41'],
+        nodePort: 3001,
+        loadBalancerVIPs: ['1.2.3.4', '5.6.7.8'],
+        loadBalancerSourceRanges: ['192.168.0.0/24', ' 203.0.113.0/25'],
+      }),
+      [ep('10.180.0.1')],
+    ),
+  ]);
+}

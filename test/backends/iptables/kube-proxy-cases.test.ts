@@ -6,7 +6,7 @@ import { serviceChainNames } from '../../../src/backends/iptables/chain-names';
 import { renderIptables } from '../../../src/backends/iptables/render';
 import { iptablesOptionsFrom, snapshotFromFiles } from '../../../src/cli/commands/render-iptables';
 import { type TracePacket, tracePacket } from '../../../src/testing/iptables-tracer';
-import { entry, ep, port, snapshot } from './fixtures';
+import { entry, ep, port, snapshot, testLoadBalancerSnapshot } from './fixtures';
 import { NODE, NODE_IP, POD_CIDR } from './golden';
 
 const OPTIONS = { nodeName: NODE, nodeIPs: [NODE_IP], clusterCIDRs: [POD_CIDR] };
@@ -25,19 +25,7 @@ function only(payload: string, packet: Omit<TracePacket, 'protocol'>) {
 }
 
 describe("kube-proxy's TestLoadBalancer", () => {
-  const snap = snapshot([
-    entry(
-      port('ns1', 'svc1', {
-        type: 'LoadBalancer',
-        clusterIPs: ['172.30.0.41'],
-        nodePort: 3001,
-        loadBalancerVIPs: ['1.2.3.4', '5.6.7.8'],
-        // Regression case upstream: surrounding whitespace is ignored.
-        loadBalancerSourceRanges: ['192.168.0.0/24', ' 203.0.113.0/25'],
-      }),
-      [ep('10.180.0.1')],
-    ),
-  ]);
+  const snap = testLoadBalancerSnapshot();
   const payload = renderIptables(snap, OPTIONS).payload;
   const EP = '10.180.0.1:80';
 

@@ -2,7 +2,7 @@ import { describe, it } from 'vitest';
 import type { IptablesRenderOptions } from '../../../src/backends/iptables/options';
 import { renderIptables } from '../../../src/backends/iptables/render';
 import type { Endpoint, RoutingSnapshot } from '../../../src/core/snapshot';
-import { entry, ep, port, snapshot } from './fixtures';
+import { entry, ep, port, snapshot, testLoadBalancerSnapshot } from './fixtures';
 import { NODE, NODE_IP, POD_CIDR } from './golden';
 import { expectSameDump, kubeProxyDump, nodePortJump } from './kube-proxy-dump';
 
@@ -111,18 +111,7 @@ const V1_SEPS = [
 const CASES: DumpCase[] = [
   {
     name: 'TestLoadBalancer: source ranges, two ingress IPs, node IP allowed',
-    snap: snapshot([
-      entry(
-        port('ns1', 'svc1', {
-          type: 'LoadBalancer',
-          clusterIPs: ['172.30.0.41'],
-          nodePort: 3001,
-          loadBalancerVIPs: ['1.2.3.4', '5.6.7.8'],
-          loadBalancerSourceRanges: ['192.168.0.0/24', ' 203.0.113.0/25'],
-        }),
-        [ep('10.180.0.1')],
-      ),
-    ]),
+    snap: testLoadBalancerSnapshot(),
     options: BASE,
     expected: kubeProxyDump({
       filter: ['1.2.3.4', '5.6.7.8'].map(
